@@ -1,0 +1,107 @@
+package httpcache
+
+import (
+	"net/http"
+	"strings"
+	"time"
+)
+
+// heuristicStatuses are the status codes RFC 9110 section 15.1 defines as
+// heuristically cacheable.
+var heuristicStatuses = map[int]bool{
+	200: true, 203: true, 204: true, 206: true, 300: true, 301: true, 308: true,
+	404: true, 405: true, 410: true, 414: true, 501: true,
+}
+
+// HeuristicallyCacheable reports whether status may be given a heuristic
+// freshness lifetime.
+func HeuristicallyCacheable(status int) bool { return heuristicStatuses[status] }
+
+// HeuristicFraction is the fraction of the time since Last-Modified used as a
+// heuristic freshness lifetime (RFC 9111 section 4.2.2 suggests 10%), and
+// HeuristicMax caps it.
+const (
+	HeuristicFraction = 0.1
+	HeuristicMax      = 24 * time.Hour
+)
+
+// parseDate parses an HTTP-date in any of the three formats RFC 9110 section
+// 5.6.7 requires recipients to accept.
+func parseDate(s string) (time.Time, bool) {
+	t, err := http.ParseTime(strings.TrimSpace(s))
+	return t, err == nil
+}
+
+// Date returns the Date of a response, or fallback (the time the response was
+// received) when the field is missing or invalid, as RFC 9110 section 6.6.1
+// allows a recipient to do.
+func Date(h http.Header, fallback time.Time) time.Time {
+	if t, ok := parseDate(h.Get("Date")); ok {
+		return t
+	}
+	return fallback
+}
+
+// ageValue returns the Age field's value. Only the first value is used; a
+// missing or invalid one (negative, non-numeric) counts as 0. Values above
+// 2^31 are capped.
+func ageValue(h http.Header) time.Duration {
+	v := h.Get("Age")
+	if i := strings.IndexByte(v, ','); i >= 0 {
+		v = v[:i]
+	}
+	d, _ := parseDelta(strings.TrimSpace(v))
+	return d
+}
+
+// Timing is what a cache records about when it got a response.
+type Timing struct {
+	RequestTime  time.Time // when the request that got the response was sent
+	ResponseTime time.Time // when the response was received
+}
+
+// Age returns the current age of a response with header h at now, as
+// RFC 9111 section 4.2.3 computes it.
+func Age(h http.Header, t Timing, now time.Time) time.Duration {
+	date := Date(h, t.ResponseTime)
+	apparent := max(0, t.ResponseTime.Sub(date))
+	delay := max(0, t.ResponseTime.Sub(t.RequestTime))
+	correctedAge := ageValue(h) + delay
+	initial := max(apparent, correctedAge)
+	resident := max(0, now.Sub(t.ResponseTime))
+	return min(initial+resident, maxDelta)
+}
+
+// Lifetime returns the freshness lifetime of a response with status and header
+// h for a shared cache (RFC 9111 section 4.2.1), and whether it is heuristic.
+// cc must be ParseResponse(h). received is the response time, used when the
+// response has no valid Date.
+func Lifetime(status int, h http.Header, cc Response, received time.Time) (lifetime time.Duration, heuristic bool) {
+	switch {
+	case cc.HasSMaxAge:
+		return cc.SMaxAge, false
+	case cc.HasMaxAge:
+		return cc.MaxAge, false
+	}
+	if vs := h.Values("Expires"); len(vs) > 0 {
+		exp, ok := parseDate(vs[0])
+		if !ok || len(vs) > 1 {
+			return 0, false // invalid Expires means already expired
+		}
+		return max(0, exp.Sub(Date(h, received))), false
+	}
+	if !HeuristicallyCacheable(status) && !cc.Public {
+		return 0, false
+	}
+	if lm, ok := parseDate(h.Get("Last-Modified")); ok {
+		if since := Date(h, received).Sub(lm); since > 0 {
+			return min(time.Duration(float64(since)*HeuristicFraction), HeuristicMax), true
+		}
+	}
+	return 0, false
+}
+
+// hasExplicitExpiry reports whether the response states its own lifetime.
+func hasExplicitExpiry(h http.Header, cc Response) bool {
+	return cc.HasSMaxAge || cc.HasMaxAge || len(h.Values("Expires")) > 0
+}
