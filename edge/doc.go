@@ -1,0 +1,26 @@
+// Package edge is Strata's caching reverse proxy: an http.Handler that routes
+// each request to an origin by path (behaviors), answers from its store when
+// RFC 9111 allows, and otherwise fetches from the origin, collapsing
+// concurrent misses for one key into one origin request.
+//
+// Guarantees:
+//   - Responses that could carry one user's data to another are never stored
+//     or shared: private, no-store, Authorization without explicit
+//     permission, Set-Cookie, Vary: *. A collapsed fetch whose response turns
+//     out not to be shareable is not handed to the waiters: each fetches its
+//     own.
+//   - Every response carries an RFC 9211 Cache-Status field and X-Cache
+//     ("Hit from strata", "RefreshHit from strata", "Miss from strata");
+//     responses served from the store carry Age.
+//   - A fetch that started before a purge matching its response does not
+//     store that response (the purge log), so a purge is never undone by a
+//     slow origin response.
+//   - A successful unsafe request (POST, PUT, PATCH, DELETE) invalidates its
+//     target URI and same-origin Location and Content-Location (RFC 9111
+//     section 4.4).
+//
+// Not yet: streaming a miss to collapsed waiters while it downloads (they
+// wait for the whole body, bounded by MaxObjectSize), more than one variant
+// per URL for Vary, Range requests, stale-while-revalidate and
+// stale-if-error. Objects above MaxObjectSize are streamed and not stored.
+package edge

@@ -1,0 +1,217 @@
+package edge
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/strata-cache/strata/edge/store"
+)
+
+// Behavior routes requests whose path matches Pattern to Origin.
+type Behavior struct {
+	// Pattern selects requests by URL path: "/api/*" matches every path that
+	// starts with "/api/" (and "/api" itself), "/x" matches exactly "/x", and
+	// "*" or "" matches everything (the default behavior).
+	Pattern string
+	// Origin fetches responses; see URLOrigin and HandlerOrigin.
+	Origin http.RoundTripper
+	// Name labels the behavior in metrics and logs; it defaults to Pattern.
+	Name string
+}
+
+func (b *Behavior) matches(path string) bool {
+	switch p := b.Pattern; {
+	case p == "" || p == "*":
+		return true
+	case strings.HasSuffix(p, "/*"):
+		prefix := strings.TrimSuffix(p, "*")
+		return strings.HasPrefix(path, prefix) || path == strings.TrimSuffix(prefix, "/")
+	case strings.HasSuffix(p, "*"):
+		return strings.HasPrefix(path, strings.TrimSuffix(p, "*"))
+	default:
+		return path == p
+	}
+}
+
+// Results recorded per request: how the edge answered it.
+const (
+	ResultHit        = "hit"         // served from the store, fresh
+	ResultRefreshHit = "refresh_hit" // stale in the store, origin said 304
+	ResultMiss       = "miss"        // fetched from the origin (stored or not)
+	ResultPass       = "pass"        // not cacheable: unsafe method or bypass
+	ResultError      = "error"       // origin unreachable or failed
+)
+
+// Recorder receives the edge's measurements. Implementations must be safe for
+// concurrent use. A nil Recorder in Config records nothing.
+type Recorder interface {
+	// Request is called once per client request with its behavior's name and
+	// one of the Result constants.
+	Request(behavior, result string)
+	// OriginFetch is called once per origin request with the status received,
+	// or 0 when the origin could not be reached.
+	OriginFetch(behavior string, status int)
+}
+
+type nopRecorder struct{}
+
+func (nopRecorder) Request(string, string)  {}
+func (nopRecorder) OriginFetch(string, int) {}
+
+// Config configures an Edge. Zero values are replaced by the defaults named.
+type Config struct {
+	// Behaviors are tried in order; the first whose Pattern matches the
+	// request path handles it. A request no behavior matches gets 404.
+	Behaviors []Behavior
+	// Store holds responses. Required.
+	Store *store.Memory
+	// Name is the cache's name in Cache-Status and X-Cache. Default "strata".
+	Name string
+	// MaxObjectSize is the largest body stored; larger ones are streamed
+	// through. Default 8 MiB.
+	MaxObjectSize int64
+	// StaleRetention is how long a response is kept after it goes stale, so
+	// that it can be revalidated with a conditional request. Default 1h.
+	StaleRetention time.Duration
+	// OriginTimeout bounds one origin request. Default 30s.
+	OriginTimeout time.Duration
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// Recorder receives metrics. Default: none.
+	Recorder Recorder
+	// Logger receives origin errors. Default: slog.Default().
+	Logger *slog.Logger
+}
+
+// Edge is the caching reverse proxy. It is an http.Handler; create it with New.
+type Edge struct {
+	cfg    Config
+	flight singleflight.Group
+	purges purgeLog
+	xHit   string
+	xMiss  string
+	xRHit  string
+}
+
+// ErrConfig is wrapped by New's errors.
+var ErrConfig = errors.New("edge: invalid config")
+
+// New checks cfg, fills in its defaults and returns an Edge.
+func New(cfg Config) (*Edge, error) {
+	if cfg.Store == nil {
+		return nil, fmt.Errorf("%w: Store is required", ErrConfig)
+	}
+	if len(cfg.Behaviors) == 0 {
+		return nil, fmt.Errorf("%w: at least one behavior is required", ErrConfig)
+	}
+	for i, b := range cfg.Behaviors {
+		if b.Origin == nil {
+			return nil, fmt.Errorf("%w: behavior %d (%q) has no origin", ErrConfig, i, b.Pattern)
+		}
+		if b.Pattern != "" && b.Pattern != "*" && !strings.HasPrefix(b.Pattern, "/") {
+			return nil, fmt.Errorf("%w: behavior pattern %q must start with / or be *", ErrConfig, b.Pattern)
+		}
+		if b.Name == "" {
+			cfg.Behaviors[i].Name = b.Pattern
+			if b.Pattern == "" {
+				cfg.Behaviors[i].Name = "*"
+			}
+		}
+	}
+	if cfg.MaxObjectSize < 0 || cfg.StaleRetention < 0 || cfg.OriginTimeout < 0 {
+		return nil, fmt.Errorf("%w: sizes and durations must not be negative", ErrConfig)
+	}
+	if cfg.Name == "" {
+		cfg.Name = "strata"
+	}
+	if cfg.MaxObjectSize == 0 {
+		cfg.MaxObjectSize = 8 << 20
+	}
+	if cfg.StaleRetention == 0 {
+		cfg.StaleRetention = time.Hour
+	}
+	if cfg.OriginTimeout == 0 {
+		cfg.OriginTimeout = 30 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Recorder == nil {
+		cfg.Recorder = nopRecorder{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Edge{
+		cfg:   cfg,
+		xHit:  "Hit from " + cfg.Name,
+		xMiss: "Miss from " + cfg.Name,
+		xRHit: "RefreshHit from " + cfg.Name,
+	}, nil
+}
+
+// Purge describes what to remove from the store.
+type Purge struct {
+	// Paths are URL paths; a trailing "*" is a prefix wildcard. A path
+	// matches every query-string variant.
+	Paths []string
+	// Tags are surrogate keys (from the origin's Surrogate-Key field).
+	Tags []string
+	// All removes everything.
+	All bool
+}
+
+// Purge removes the matching responses and makes sure fetches in flight that
+// started before it do not store theirs. It returns the number removed.
+func (e *Edge) Purge(p Purge) int {
+	var matchers []func(*store.Entry) bool
+	if p.All {
+		matchers = append(matchers, func(*store.Entry) bool { return true })
+	}
+	for _, path := range p.Paths {
+		matchers = append(matchers, store.PathMatcher(path))
+	}
+	for _, tag := range p.Tags {
+		matchers = append(matchers, func(en *store.Entry) bool { return store.HasTag(en.Tags, tag) })
+	}
+	if len(matchers) == 0 {
+		return 0
+	}
+	match := func(en *store.Entry) bool {
+		for _, m := range matchers {
+			if m(en) {
+				return true
+			}
+		}
+		return false
+	}
+	e.purges.add(match)
+	if p.All {
+		n := e.cfg.Store.Len()
+		e.cfg.Store.PurgeAll()
+		return n
+	}
+	return e.cfg.Store.PurgeFunc(match)
+}
+
+// behavior returns the behavior for path, or nil.
+func (e *Edge) behavior(path string) *Behavior {
+	for i := range e.cfg.Behaviors {
+		if e.cfg.Behaviors[i].matches(path) {
+			return &e.cfg.Behaviors[i]
+		}
+	}
+	return nil
+}
+
+// cacheKey is the primary key of a request: host and request URI. GET and
+// HEAD share keys; other methods are never looked up.
+func cacheKey(r *http.Request) string {
+	return strings.ToLower(r.Host) + r.URL.RequestURI()
+}
