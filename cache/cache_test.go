@@ -1,0 +1,197 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+func newCache(t *testing.T, opts Options) *Cache[string] {
+	t.Helper()
+	c, err := New[string](opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+func loaderOf(v string, version uint64, tags ...string) LoaderFunc[string] {
+	return func(context.Context, string) (Item[string], error) {
+		return Item[string]{Value: v, Version: version, Tags: tags}, nil
+	}
+}
+
+func TestGetLoadsOnceThenHits(t *testing.T) {
+	c := newCache(t, Options{})
+	ctx := context.Background()
+	r, err := c.Get(ctx, "k", loaderOf("a", 1))
+	if err != nil || r.Value != "a" || r.Source != SourceLoader {
+		t.Fatalf("first Get = %+v, %v", r, err)
+	}
+	r, err = c.Get(ctx, "k", loaderOf("b", 2))
+	if err != nil || r.Value != "a" || r.Source != SourceL1 || r.Version != 1 {
+		t.Fatalf("second Get = %+v, %v", r, err)
+	}
+}
+
+func TestLoaderErrorNotCached(t *testing.T) {
+	c := newCache(t, Options{})
+	boom := errors.New("boom")
+	_, err := c.Get(context.Background(), "k", func(context.Context, string) (Item[string], error) { return Item[string]{}, boom })
+	if !errors.Is(err, boom) {
+		t.Fatalf("err = %v", err)
+	}
+	if r, _ := c.Get(context.Background(), "k", loaderOf("ok", 1)); r.Value != "ok" {
+		t.Errorf("after error got %+v", r)
+	}
+}
+
+func TestInvalidateByKeyAndTag(t *testing.T) {
+	c := newCache(t, Options{})
+	ctx := context.Background()
+	c.Get(ctx, "product:1", loaderOf("p1", 5, "products"))
+	c.Get(ctx, "list", loaderOf("l", 5, "products"))
+	c.Invalidate(6, "product:1")
+	if r, _ := c.Get(ctx, "product:1", loaderOf("p1b", 6)); r.Value != "p1b" {
+		t.Errorf("key invalidation: got %+v", r)
+	}
+	if r, _ := c.Get(ctx, "list", loaderOf("x", 6)); r.Source != SourceL1 {
+		t.Errorf("untouched tag was invalidated: %+v", r)
+	}
+	c.Invalidate(7, "products")
+	if r, _ := c.Get(ctx, "list", loaderOf("l2", 7, "products")); r.Value != "l2" {
+		t.Errorf("tag invalidation: got %+v", r)
+	}
+}
+
+// A reader loads version 41, a writer commits 42 and invalidates, the
+// reader's late fill of 41 must be refused.
+func TestNoStaleFill(t *testing.T) {
+	c := newCache(t, Options{})
+	c.Invalidate(42, "k")
+	if c.Fill("k", Item[string]{Value: "old", Version: 41}) {
+		t.Fatal("a fill read before the invalidation was stored")
+	}
+	if !c.Fill("k", Item[string]{Value: "new", Version: 42}) {
+		t.Fatal("a fill at the invalidation's version was refused")
+	}
+	if c.Fill("k", Item[string]{Value: "older", Version: 40}) {
+		t.Fatal("a fill older than the stored entry was stored")
+	}
+	// Tags count too.
+	c.Invalidate(50, "group")
+	if c.Fill("other", Item[string]{Value: "x", Version: 49, Tags: []string{"group"}}) {
+		t.Fatal("a fill older than its tag's tombstone was stored")
+	}
+}
+
+func TestInvalidateAllRaisesFloor(t *testing.T) {
+	c := newCache(t, Options{})
+	c.Fill("k", Item[string]{Value: "v", Version: 3})
+	c.InvalidateAll(10)
+	if c.Fill("k", Item[string]{Value: "v", Version: 9}) {
+		t.Error("fill below the floor stored")
+	}
+	if r, _ := c.Get(context.Background(), "k", loaderOf("fresh", 10)); r.Value != "fresh" {
+		t.Errorf("got %+v", r)
+	}
+}
+
+func TestTombstoneOverflowRaisesFloor(t *testing.T) {
+	c := newCache(t, Options{MaxTombstones: 10})
+	for i := range 1000 {
+		c.Invalidate(uint64(i+1), string(rune('a'+i%26))+string(rune(i)))
+	}
+	c.tombs.CleanUp()
+	if c.floor.Load() == 0 {
+		t.Fatal("evicting tombstones for space did not raise the floor")
+	}
+}
+
+func TestConcurrentGetsShareOneLoad(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, err := New[string](Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		var loads atomic.Int64
+		release := make(chan struct{})
+		load := func(context.Context, string) (Item[string], error) {
+			loads.Add(1)
+			<-release
+			return Item[string]{Value: "v", Version: 1}, nil
+		}
+		var wg sync.WaitGroup
+		for range 10 {
+			wg.Go(func() {
+				if r, err := c.Get(context.Background(), "k", load); err != nil || r.Value != "v" {
+					t.Errorf("Get = %+v, %v", r, err)
+				}
+			})
+		}
+		synctest.Wait()
+		close(release)
+		wg.Wait()
+		if n := loads.Load(); n != 1 {
+			t.Errorf("loads = %d, want 1", n)
+		}
+	})
+}
+
+func TestWaiterContextCancel(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, _ := New[string](Options{})
+		defer c.Close()
+		release := make(chan struct{})
+		go c.Get(context.Background(), "k", func(context.Context, string) (Item[string], error) {
+			<-release
+			return Item[string]{Value: "v"}, nil
+		})
+		synctest.Wait()
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, err := c.Get(ctx, "k", loaderOf("x", 1)); !errors.Is(err, context.Canceled) {
+			t.Errorf("err = %v", err)
+		}
+		close(release)
+		synctest.Wait()
+	})
+}
+
+func TestTTL(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, _ := New[string](Options{TTL: time.Minute})
+		defer c.Close()
+		c.Get(context.Background(), "k", loaderOf("a", 1))
+		time.Sleep(2 * time.Minute) // fake time inside the bubble
+		if r, _ := c.Get(context.Background(), "k", loaderOf("b", 1)); r.Value != "b" {
+			t.Errorf("entry outlived its TTL: %+v", r)
+		}
+	})
+}
+
+func TestNewRejectsNegative(t *testing.T) {
+	if _, err := New[string](Options{TTL: -1}); !errors.Is(err, ErrOptions) {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func BenchmarkGetHit(b *testing.B) {
+	c, _ := New[string](Options{})
+	defer c.Close()
+	c.Fill("k", Item[string]{Value: "v", Version: 1, Tags: []string{"t"}})
+	load := loaderOf("v", 1)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			c.Get(ctx, "k", load)
+		}
+	})
+}
