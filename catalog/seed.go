@@ -1,0 +1,55 @@
+package catalog
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/strata-cache/strata/db"
+)
+
+// sampleProducts seed an empty catalog.
+var sampleProducts = []struct {
+	sku, name, desc string
+	price, stock    int64
+}{
+	{"STR-001", "Layered Notebook", "A5 notebook, dot grid, 160 pages", 1450, 120},
+	{"STR-002", "Edge Pen", "Fine-tip gel pen, black", 320, 800},
+	{"STR-003", "Cache Mug", "Stoneware mug, 350 ml", 1800, 60},
+	{"STR-004", "Origin Tote", "Heavy canvas tote bag", 2200, 45},
+	{"STR-005", "Purge Eraser", "Dust-free vinyl eraser", 150, 1000},
+	{"STR-006", "TTL Timer", "Kitchen timer with magnetic back", 1299, 75},
+	{"STR-007", "Surrogate Stickers", "Sheet of 24 vinyl stickers", 499, 300},
+	{"STR-008", "Replica Desk Mat", "Felt desk mat, 80 x 30 cm", 3500, 25},
+	{"STR-009", "Lease Lamp", "LED desk lamp, three brightness levels", 4900, 18},
+	{"STR-010", "Shard Coasters", "Set of four cork coasters", 899, 140},
+	{"STR-011", "Tombstone Bookends", "Pair of slate bookends", 3999, 12},
+	{"STR-012", "Outbox Tray", "Stackable letter tray", 1599, 40},
+}
+
+// Seed inserts the sample products when the catalog is empty and reports
+// whether it did.
+func Seed(ctx context.Context, d *db.DB) (bool, error) {
+	var n int
+	if err := d.QueryRowContext(ctx, `SELECT COUNT(*) FROM products`).Scan(&n); err != nil {
+		return false, fmt.Errorf("catalog: seed: %w", err)
+	}
+	if n > 0 {
+		return false, nil
+	}
+	tx, err := d.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("catalog: seed: %w", err)
+	}
+	defer tx.Rollback()
+	for _, p := range sampleProducts {
+		if _, err := tx.ExecContext(ctx,
+			`INSERT INTO products (sku, name, description, price_cents, stock) VALUES (?, ?, ?, ?, ?)`,
+			p.sku, p.name, p.desc, p.price, p.stock); err != nil {
+			return false, fmt.Errorf("catalog: seed: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("catalog: seed: %w", err)
+	}
+	return true, nil
+}

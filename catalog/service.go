@@ -1,0 +1,347 @@
+package catalog
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/strata-cache/strata/cache"
+	"github.com/strata-cache/strata/httpcache"
+)
+
+// Config configures a Service. Zero values take the defaults named.
+type Config struct {
+	// Repo is where products live. Required.
+	Repo Repository
+	// AdminToken authorises writes. Empty means writes are always refused.
+	AdminToken string
+	// MaxAge is the max-age of cacheable responses. Default 60s; a negative
+	// value sends "no-cache" instead.
+	MaxAge time.Duration
+	// CacheTTL is how long values stay in the application cache. Default 5m.
+	CacheTTL time.Duration
+	// CacheRecorder receives application-cache metrics.
+	CacheRecorder cache.Recorder
+	// AfterWrite runs after a write commits, before the response is sent;
+	// `strata serve` relays the outbox there and waits for acknowledgements.
+	// Its error is logged and reported in the X-Invalidation header; the
+	// write itself stands.
+	AfterWrite func(ctx context.Context) error
+	// Logger receives errors. Default slog.Default().
+	Logger *slog.Logger
+	// Now is the clock for timestamps. Default time.Now.
+	Now func() time.Time
+}
+
+// maxBody bounds request bodies.
+const maxBody = 1 << 20
+
+// Service is the catalog API; it is an http.Handler.
+type Service struct {
+	cfg      Config
+	products *cache.Cache[Product]
+	pages    *cache.Cache[Page]
+	summary  *cache.Cache[Summary]
+	mux      *http.ServeMux
+}
+
+// New returns a Service.
+func New(cfg Config) (*Service, error) {
+	if cfg.Repo == nil {
+		return nil, errors.New("catalog: Config.Repo is required")
+	}
+	if cfg.MaxAge == 0 {
+		cfg.MaxAge = time.Minute
+	}
+	if cfg.CacheTTL == 0 {
+		cfg.CacheTTL = 5 * time.Minute
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	opts := cache.Options{TTL: cfg.CacheTTL, Recorder: cfg.CacheRecorder}
+	s := &Service{cfg: cfg, mux: http.NewServeMux()}
+	var err error
+	if s.products, err = cache.New[Product](opts); err != nil {
+		return nil, err
+	}
+	s.pages, _ = cache.New[Page](opts)
+	s.summary, _ = cache.New[Summary](opts)
+	s.mux.Handle("GET /api/data", s.handle(s.getData))
+	s.mux.Handle("GET /api/products", s.handle(s.listProducts))
+	s.mux.Handle("GET /api/products/{id}", s.handle(s.getProduct))
+	s.mux.Handle("PUT /api/products/{id}", s.handle(s.putProduct))
+	s.mux.Handle("/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		return fmt.Errorf("%w: no route for %s %s", ErrNotFound, r.Method, r.URL.Path)
+	}))
+	return s, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Invalidate applies an invalidation of cache keys and tags at version.
+func (s *Service) Invalidate(version uint64, names ...string) {
+	s.products.Invalidate(version, names...)
+	s.pages.Invalidate(version, names...)
+	s.summary.Invalidate(version, names...)
+}
+
+// Close stops the caches' background work.
+func (s *Service) Close() {
+	s.products.Close()
+	s.pages.Close()
+	s.summary.Close()
+}
+
+// handle adapts a handler that returns an error.
+func (s *Service) handle(h func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+// writeError maps an error to a status and a JSON body; it is the only place
+// that does.
+func (s *Service) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	status := http.StatusInternalServerError
+	msg := "internal error"
+	var maxErr *http.MaxBytesError
+	switch {
+	case errors.Is(err, ErrNotFound):
+		status, msg = http.StatusNotFound, err.Error()
+	case errors.Is(err, ErrInvalid):
+		status, msg = http.StatusBadRequest, err.Error()
+	case errors.Is(err, ErrUnauthorized):
+		status, msg = http.StatusUnauthorized, err.Error()
+		w.Header().Set("WWW-Authenticate", `Bearer realm="strata"`)
+	case errors.Is(err, ErrPrecondition):
+		status, msg = http.StatusPreconditionFailed, err.Error()
+	case errors.As(err, &maxErr):
+		status, msg = http.StatusRequestEntityTooLarge, fmt.Sprintf("catalog: body larger than %d bytes", maxBody)
+	default:
+		s.cfg.Logger.Error("catalog: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, status, map[string]string{"error": strings.TrimPrefix(msg, "catalog: ")})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+// cacheable sets the caching fields of a response and reports whether the
+// request's own validators match, in which case a 304 was written.
+func (s *Service) cacheable(w http.ResponseWriter, r *http.Request, etag string, version uint64, keys ...string) bool {
+	h := w.Header()
+	if s.cfg.MaxAge > 0 {
+		h.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(s.cfg.MaxAge/time.Second)))
+	} else {
+		h.Set("Cache-Control", "no-cache")
+	}
+	h.Set("Etag", etag)
+	h.Set("X-Cache-Version", strconv.FormatUint(version, 10))
+	h.Set("Surrogate-Key", strings.Join(keys, " "))
+	if httpcache.NotModified(r, h) {
+		w.WriteHeader(http.StatusNotModified)
+		return true
+	}
+	return false
+}
+
+// source names where a cache result came from, in the API's terms.
+func source(src string) string {
+	if src == cache.SourceLoader {
+		return "database"
+	}
+	return src
+}
+
+// DataResponse is the body of GET /api/data.
+type DataResponse struct {
+	Timestamp time.Time `json:"timestamp"`
+	Message   string    `json:"message"`
+	CacheHit  bool      `json:"cache_hit"`
+	Source    string    `json:"source"`
+	QueryTime string    `json:"query_time"`
+	Version   uint64    `json:"version"`
+	Data      Summary   `json:"data"`
+}
+
+func (s *Service) getData(w http.ResponseWriter, r *http.Request) error {
+	start := time.Now()
+	res, err := s.summary.Get(r.Context(), "summary", func(ctx context.Context, _ string) (cache.Item[Summary], error) {
+		sum, v, err := s.cfg.Repo.Summary(ctx)
+		return cache.Item[Summary]{Value: sum, Version: v, Tags: []string{"products"}}, err
+	})
+	if err != nil {
+		return err
+	}
+	took := time.Since(start)
+	if s.cacheable(w, r, fmt.Sprintf(`"d%d"`, res.Version), res.Version, "products") {
+		return nil
+	}
+	writeJSON(w, http.StatusOK, DataResponse{
+		Timestamp: s.cfg.Now().UTC(),
+		Message:   "Hello from the Strata catalog API",
+		CacheHit:  res.Source != cache.SourceLoader,
+		Source:    source(res.Source),
+		QueryTime: took.String(),
+		Version:   res.Version,
+		Data:      res.Value,
+	})
+	return nil
+}
+
+// intParam parses an optional non-negative integer query parameter.
+func intParam(r *http.Request, name string, def, maxV int) (int, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > maxV {
+		return 0, fmt.Errorf("%w: %s must be an integer from 0 to %d", ErrInvalid, name, maxV)
+	}
+	return n, nil
+}
+
+func (s *Service) listProducts(w http.ResponseWriter, r *http.Request) error {
+	offset, err := intParam(r, "offset", 0, 1_000_000)
+	if err != nil {
+		return err
+	}
+	limit, err := intParam(r, "limit", 20, 100)
+	if err != nil {
+		return err
+	}
+	if limit == 0 {
+		return fmt.Errorf("%w: limit must be at least 1", ErrInvalid)
+	}
+	key := fmt.Sprintf("products:%d:%d", offset, limit)
+	res, err := s.pages.Get(r.Context(), key, func(ctx context.Context, _ string) (cache.Item[Page], error) {
+		p, v, err := s.cfg.Repo.Products(ctx, offset, limit)
+		return cache.Item[Page]{Value: p, Version: v, Tags: []string{"products"}}, err
+	})
+	if err != nil {
+		return err
+	}
+	if s.cacheable(w, r, fmt.Sprintf(`"l%d"`, res.Version), res.Version, "products") {
+		return nil
+	}
+	writeJSON(w, http.StatusOK, res.Value)
+	return nil
+}
+
+func productID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, fmt.Errorf("%w: product id must be a positive integer", ErrInvalid)
+	}
+	return id, nil
+}
+
+func productETag(p Product) string { return fmt.Sprintf(`"p%d-v%d"`, p.ID, p.Version) }
+
+func (s *Service) getProduct(w http.ResponseWriter, r *http.Request) error {
+	id, err := productID(r)
+	if err != nil {
+		return err
+	}
+	key := "product:" + strconv.FormatInt(id, 10)
+	res, err := s.products.Get(r.Context(), key, func(ctx context.Context, _ string) (cache.Item[Product], error) {
+		p, v, err := s.cfg.Repo.Product(ctx, id)
+		return cache.Item[Product]{Value: p, Version: v}, err
+	})
+	if err != nil {
+		return err
+	}
+	if s.cacheable(w, r, productETag(res.Value), res.Version, key, "products") {
+		return nil
+	}
+	writeJSON(w, http.StatusOK, res.Value)
+	return nil
+}
+
+// authorized checks the admin bearer token in constant time.
+func (s *Service) authorized(r *http.Request) bool {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && s.cfg.AdminToken != "" &&
+		subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(s.cfg.AdminToken)) == 1
+}
+
+// ifMatchVersion extracts the version from an If-Match of the product's own
+// ETag form; 0 means no precondition.
+func ifMatchVersion(r *http.Request, id int64) (int64, error) {
+	v := strings.TrimSpace(r.Header.Get("If-Match"))
+	if v == "" || v == "*" {
+		return 0, nil
+	}
+	var gotID, version int64
+	if _, err := fmt.Sscanf(v, `"p%d-v%d"`, &gotID, &version); err != nil || gotID != id || version <= 0 {
+		return 0, fmt.Errorf("%w: If-Match %s is not this product's ETag", ErrPrecondition, v)
+	}
+	return version, nil
+}
+
+func (s *Service) putProduct(w http.ResponseWriter, r *http.Request) error {
+	if !s.authorized(r) {
+		return ErrUnauthorized
+	}
+	id, err := productID(r)
+	if err != nil {
+		return err
+	}
+	ifVersion, err := ifMatchVersion(r, id)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	var u Update
+	if err := dec.Decode(&u); err != nil {
+		var maxErr *http.MaxBytesError
+		if errors.As(err, &maxErr) {
+			return err
+		}
+		return fmt.Errorf("%w: body is not a valid product update: %v", ErrInvalid, err)
+	}
+	if dec.More() {
+		return fmt.Errorf("%w: body has data after the JSON object", ErrInvalid)
+	}
+	if err := u.Validate(); err != nil {
+		return err
+	}
+	p, err := s.cfg.Repo.UpdateProduct(r.Context(), id, u, ifVersion)
+	if err != nil {
+		return err
+	}
+	if s.cfg.AfterWrite != nil {
+		if err := s.cfg.AfterWrite(r.Context()); err != nil {
+			s.cfg.Logger.Warn("catalog: invalidation after write incomplete", "product", id, "err", err)
+			w.Header().Set("X-Invalidation", "pending")
+		} else {
+			w.Header().Set("X-Invalidation", "completed")
+		}
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Etag", productETag(p))
+	writeJSON(w, http.StatusOK, p)
+	return nil
+}
