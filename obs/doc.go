@@ -1,0 +1,20 @@
+// Package obs turns Strata's measurements into Prometheus metrics.
+//
+// Metrics are registered on a registry the caller creates and passes in;
+// nothing is registered globally. The recorders it returns implement the
+// narrow interfaces of edge.Recorder and cache.Recorder structurally, so
+// neither of those packages imports Prometheus.
+//
+// Series (all prefixed strata_):
+//
+//	edge_requests_total{behavior,result}     requests by how the edge answered (hit, refresh_hit, miss, pass, error)
+//	edge_hit_ratio                           (hit+refresh_hit) / (hit+refresh_hit+miss) since start
+//	edge_origin_fetches_total{behavior,code} origin requests by status class (2xx…5xx, or "error")
+//	app_cache_requests_total{tier,result}    application-cache lookups by tier (l1, l2) and hit/miss
+//	app_cache_hit_ratio{tier}                hits / lookups since start, per tier
+//	app_cache_loads_total{result}            loader calls (ok, error)
+//	app_cache_load_seconds                   loader latency histogram
+//
+// Contract: recorders are safe for concurrent use and cheap (a counter
+// increment), so they can sit on the hot paths.
+package obs

@@ -1,0 +1,165 @@
+package obs
+
+import (
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics holds Strata's collectors on one registry.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	edgeRequests  *prometheus.CounterVec
+	originFetches *prometheus.CounterVec
+	edgeHits      atomic.Uint64
+	edgeLookups   atomic.Uint64
+
+	appRequests *prometheus.CounterVec
+	appLoads    *prometheus.CounterVec
+	appLoadTime prometheus.Histogram
+	tiersMu     sync.Mutex
+	tiers       map[string]*tierCounts
+}
+
+type tierCounts struct{ hits, lookups atomic.Uint64 }
+
+// NewMetrics creates Strata's collectors on a new registry, with the Go
+// runtime and process collectors.
+func NewMetrics() *Metrics {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := &Metrics{
+		reg: reg,
+		edgeRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "strata_edge_requests_total", Help: "Edge requests by behavior and result (hit, refresh_hit, miss, pass, error).",
+		}, []string{"behavior", "result"}),
+		originFetches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "strata_edge_origin_fetches_total", Help: "Origin requests made by the edge, by behavior and status class.",
+		}, []string{"behavior", "code"}),
+		appRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "strata_app_cache_requests_total", Help: "Application-cache lookups by tier and result (hit, miss).",
+		}, []string{"tier", "result"}),
+		appLoads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "strata_app_cache_loads_total", Help: "Application-cache loader calls by result (ok, error).",
+		}, []string{"result"}),
+		appLoadTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "strata_app_cache_load_seconds", Help: "Application-cache loader latency.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10),
+		}),
+		tiers: map[string]*tierCounts{},
+	}
+	edgeRatio := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "strata_edge_hit_ratio", Help: "Edge hits (including refresh hits) over cacheable lookups since start.",
+	}, func() float64 { return ratio(m.edgeHits.Load(), m.edgeLookups.Load()) })
+	reg.MustRegister(m.edgeRequests, m.originFetches, m.appRequests, m.appLoads, m.appLoadTime, edgeRatio,
+		&tierRatioCollector{m: m, desc: prometheus.NewDesc("strata_app_cache_hit_ratio",
+			"Application-cache hits over lookups since start, by tier.", []string{"tier"}, nil)})
+	return m
+}
+
+func ratio(hits, total uint64) float64 {
+	if total == 0 {
+		return 0
+	}
+	return float64(hits) / float64(total)
+}
+
+// Registry returns the registry, for registering more collectors.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Handler serves the metrics in the Prometheus exposition format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// EdgeRecorder records edge measurements; it implements edge.Recorder.
+type EdgeRecorder struct{ m *Metrics }
+
+// Edge returns the recorder for an edge.
+func (m *Metrics) Edge() EdgeRecorder { return EdgeRecorder{m} }
+
+// Request implements edge.Recorder.
+func (r EdgeRecorder) Request(behavior, result string) {
+	r.m.edgeRequests.WithLabelValues(behavior, result).Inc()
+	switch result {
+	case "hit", "refresh_hit":
+		r.m.edgeHits.Add(1)
+		r.m.edgeLookups.Add(1)
+	case "miss":
+		r.m.edgeLookups.Add(1)
+	}
+}
+
+// OriginFetch implements edge.Recorder.
+func (r EdgeRecorder) OriginFetch(behavior string, status int) {
+	code := "error"
+	if status > 0 {
+		code = strconv.Itoa(status/100) + "xx"
+	}
+	r.m.originFetches.WithLabelValues(behavior, code).Inc()
+}
+
+// CacheRecorder records application-cache measurements; it implements
+// cache.Recorder.
+type CacheRecorder struct{ m *Metrics }
+
+// Cache returns the recorder for application caches.
+func (m *Metrics) Cache() CacheRecorder { return CacheRecorder{m} }
+
+func (m *Metrics) tier(name string) *tierCounts {
+	m.tiersMu.Lock()
+	defer m.tiersMu.Unlock()
+	t, ok := m.tiers[name]
+	if !ok {
+		t = &tierCounts{}
+		m.tiers[name] = t
+	}
+	return t
+}
+
+// Hit implements cache.Recorder.
+func (r CacheRecorder) Hit(tier string) {
+	r.m.appRequests.WithLabelValues(tier, "hit").Inc()
+	t := r.m.tier(tier)
+	t.hits.Add(1)
+	t.lookups.Add(1)
+}
+
+// Miss implements cache.Recorder.
+func (r CacheRecorder) Miss(tier string) {
+	r.m.appRequests.WithLabelValues(tier, "miss").Inc()
+	r.m.tier(tier).lookups.Add(1)
+}
+
+// Load implements cache.Recorder.
+func (r CacheRecorder) Load(d time.Duration, err error) {
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	r.m.appLoads.WithLabelValues(result).Inc()
+	r.m.appLoadTime.Observe(d.Seconds())
+}
+
+// tierRatioCollector exposes strata_app_cache_hit_ratio for every tier seen.
+type tierRatioCollector struct {
+	m    *Metrics
+	desc *prometheus.Desc
+}
+
+func (c *tierRatioCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *tierRatioCollector) Collect(ch chan<- prometheus.Metric) {
+	c.m.tiersMu.Lock()
+	defer c.m.tiersMu.Unlock()
+	for name, t := range c.m.tiers {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, ratio(t.hits.Load(), t.lookups.Load()), name)
+	}
+}
