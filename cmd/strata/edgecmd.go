@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"time"
+
+	"github.com/strata-cache/strata/admin"
+	"github.com/strata-cache/strata/edge"
+	"github.com/strata-cache/strata/inval"
+	"github.com/strata-cache/strata/obs"
+)
+
+func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("edge", flag.ContinueOnError)
+	origin := fs.String("origin", "", "origin URL to cache, e.g. http://127.0.0.1:3000 (required)")
+	listenAddr := fs.String("listen", ":8080", "address clients connect to")
+	var ef edgeFlags
+	var af adminFlags
+	ef.register(fs)
+	af.register(fs)
+	if err := parseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	logger, err := newLogger(af.logLevel, stderr)
+	if err != nil {
+		return err
+	}
+	if *origin == "" {
+		return fmt.Errorf("%w: edge: -origin is required", errUsage)
+	}
+	u, err := url.Parse(*origin)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%w: edge: -origin %q must be an http:// or https:// URL with a host", errUsage, *origin)
+	}
+	token, created, err := af.loadToken()
+	if err != nil {
+		return err
+	}
+	edgeL, err := listen("edge", *listenAddr)
+	if err != nil {
+		return err
+	}
+	adminL, err := listen("admin", af.addr)
+	if err != nil {
+		closeAll([]*listener{edgeL})
+		return err
+	}
+	ls := []*listener{edgeL, adminL}
+
+	metrics := obs.NewMetrics()
+	bus := inval.NewMemory(logger)
+	defer bus.Close()
+	e, st, err := newEdge(ef, metrics, logger, []edge.Behavior{{Pattern: "*", Origin: edge.URLOrigin(u, nil), Name: "origin"}}, bus)
+	if err != nil {
+		closeAll(ls)
+		return err
+	}
+	defer st.Close()
+	adminH, err := admin.New(admin.Config{Token: token, Metrics: metrics.Handler(), Tracker: inval.NewTracker(bus), Logger: logger})
+	if err != nil {
+		closeAll(ls)
+		return err
+	}
+	edgeL.srv = newServer(e, logger)
+	adminL.srv = newServer(adminH, logger)
+
+	fmt.Fprintf(stdout, "strata edge %s\n", versionString())
+	fmt.Fprintf(stdout, "  edge   %s/   (caching %s)\n", edgeL.url(), u.Redacted())
+	fmt.Fprintf(stdout, "  admin  %s/metrics   (Authorization: Bearer <token>)\n", adminL.url())
+	printToken(stdout, token, created, af.dataDir)
+	return serveAll(ctx, logger, 10*time.Second, ls)
+}

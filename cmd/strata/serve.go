@@ -1,0 +1,217 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/strata-cache/strata/admin"
+	"github.com/strata-cache/strata/catalog"
+	"github.com/strata-cache/strata/db"
+	"github.com/strata-cache/strata/edge"
+	"github.com/strata-cache/strata/edge/store"
+	"github.com/strata-cache/strata/inval"
+	"github.com/strata-cache/strata/obs"
+	"github.com/strata-cache/strata/site"
+)
+
+// edgeFlags are the edge settings shared by serve and edge.
+type edgeFlags struct {
+	maxBytes      uint64
+	maxObjectSize int64
+	originTimeout time.Duration
+}
+
+func (f *edgeFlags) register(fs *flag.FlagSet) {
+	fs.Uint64Var(&f.maxBytes, "edge-max-bytes", 256<<20, "bytes of responses the edge keeps in memory")
+	fs.Int64Var(&f.maxObjectSize, "max-object-size", 8<<20, "largest response body the edge stores; larger ones pass through")
+	fs.DurationVar(&f.originTimeout, "origin-timeout", 30*time.Second, "time limit for one origin request")
+}
+
+// adminFlags are the admin settings shared by serve and edge.
+type adminFlags struct {
+	addr, token, dataDir, logLevel string
+}
+
+// loadToken returns the -admin-token flag, else $STRATA_ADMIN_TOKEN, else the
+// token kept in (or generated into) the data dir.
+func (f *adminFlags) loadToken() (token string, created bool, err error) {
+	explicit := f.token
+	if explicit == "" {
+		explicit = os.Getenv("STRATA_ADMIN_TOKEN")
+	}
+	return admin.LoadOrCreateToken(f.dataDir, explicit)
+}
+
+func (f *adminFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.addr, "admin-addr", "127.0.0.1:9090", "admin API address (metrics, invalidations); keep it on loopback unless it is firewalled")
+	fs.StringVar(&f.token, "admin-token", "", "admin bearer token (default $STRATA_ADMIN_TOKEN, else generated once and kept in the data dir)")
+	fs.StringVar(&f.dataDir, "data-dir", "./strata-data", "directory for the database and the generated admin token")
+	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	edgeAddr := fs.String("edge-addr", ":8080", "edge address: what clients connect to")
+	apiAddr := fs.String("api-addr", "127.0.0.1:8081", "catalog API origin address")
+	siteDir := fs.String("site-dir", "", "serve this directory as the static origin instead of the embedded sample site")
+	apiMaxAge := fs.Duration("api-max-age", time.Minute, "max-age the API gives cacheable responses")
+	cacheTTL := fs.Duration("cache-ttl", 5*time.Minute, "how long the API's application cache keeps values")
+	var ef edgeFlags
+	var af adminFlags
+	ef.register(fs)
+	af.register(fs)
+	if err := parseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	logger, err := newLogger(af.logLevel, stderr)
+	if err != nil {
+		return err
+	}
+	if *apiMaxAge < 0 || *cacheTTL < 0 {
+		return fmt.Errorf("%w: serve: durations must not be negative", errUsage)
+	}
+
+	siteHandler, err := site.New(site.Config{Dir: *siteDir})
+	if err != nil {
+		return err
+	}
+	database, err := db.OpenSQLite(ctx, filepath.Join(af.dataDir, "strata.db"))
+	if err != nil {
+		return err
+	}
+	defer database.Close()
+	seeded, err := catalog.Seed(ctx, database)
+	if err != nil {
+		return err
+	}
+	token, created, err := af.loadToken()
+	if err != nil {
+		return err
+	}
+
+	var ls []*listener
+	for _, a := range []struct{ name, addr string }{{"edge", *edgeAddr}, {"api", *apiAddr}, {"admin", af.addr}} {
+		l, err := listen(a.name, a.addr)
+		if err != nil {
+			closeAll(ls)
+			return err
+		}
+		ls = append(ls, l)
+	}
+	edgeL, apiL, adminL := ls[0], ls[1], ls[2]
+
+	metrics := obs.NewMetrics()
+	bus := inval.NewMemory(logger)
+	defer bus.Close()
+	relay, err := inval.NewRelay(ctx, db.Outbox{DB: database}, bus, logger)
+	if err != nil {
+		closeAll(ls)
+		return err
+	}
+	svc, err := catalog.New(catalog.Config{
+		Repo:          catalog.SQLRepo{DB: database},
+		AdminToken:    token,
+		MaxAge:        *apiMaxAge,
+		CacheTTL:      *cacheTTL,
+		CacheRecorder: metrics.Cache(),
+		Logger:        logger,
+		AfterWrite: func(ctx context.Context) error {
+			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			seq, err := relay.Sync(ctx)
+			if err != nil {
+				return err
+			}
+			return bus.WaitAcked(ctx, seq)
+		},
+	})
+	if err != nil {
+		closeAll(ls)
+		return err
+	}
+	defer svc.Close()
+	if err := bus.Subscribe("app-l1", func(_ context.Context, ev inval.Event) error {
+		svc.Invalidate(ev.Version, ev.Keys...)
+		return nil
+	}); err != nil {
+		closeAll(ls)
+		return err
+	}
+
+	apiURL, _ := url.Parse(apiL.url())
+	e, st, err := newEdge(ef, metrics, logger, []edge.Behavior{
+		{Pattern: "/api/*", Origin: edge.URLOrigin(apiURL, nil), Name: "api"},
+		{Pattern: "*", Origin: edge.HandlerOrigin(siteHandler), Name: "site"},
+	}, bus)
+	if err != nil {
+		closeAll(ls)
+		return err
+	}
+	defer st.Close()
+	adminH, err := admin.New(admin.Config{Token: token, Metrics: metrics.Handler(), Tracker: inval.NewTracker(bus), Logger: logger})
+	if err != nil {
+		closeAll(ls)
+		return err
+	}
+	edgeL.srv = newServer(e, logger)
+	apiL.srv = newServer(svc, logger)
+	adminL.srv = newServer(adminH, logger)
+
+	relayCtx, stopRelay := context.WithCancel(ctx)
+	defer stopRelay()
+	go relay.Run(relayCtx, time.Second)
+
+	fmt.Fprintf(stdout, "strata serve %s\n", versionString())
+	fmt.Fprintf(stdout, "  edge   %s/   (site; /api/* goes to the API)\n", edgeL.url())
+	fmt.Fprintf(stdout, "  api    %s/api/data\n", apiL.url())
+	fmt.Fprintf(stdout, "  admin  %s/metrics   (Authorization: Bearer <token>)\n", adminL.url())
+	fmt.Fprintf(stdout, "  data   %s", af.dataDir)
+	if seeded {
+		fmt.Fprint(stdout, "   (new catalog seeded with sample products)")
+	}
+	fmt.Fprintln(stdout)
+	printToken(stdout, token, created, af.dataDir)
+	return serveAll(ctx, logger, 10*time.Second, ls)
+}
+
+// printToken shows a generated token once, and otherwise where it is kept.
+func printToken(w io.Writer, token string, created bool, dataDir string) {
+	if created {
+		fmt.Fprintf(w, "  admin token (shown once; kept in %s): %s\n", filepath.Join(dataDir, admin.TokenFile), token)
+	}
+}
+
+// newEdge builds an edge with its store and subscribes it to bus.
+func newEdge(ef edgeFlags, metrics *obs.Metrics, logger *slog.Logger, behaviors []edge.Behavior, bus inval.Bus) (*edge.Edge, *store.Memory, error) {
+	st, err := store.NewMemory(store.Options{MaxBytes: ef.maxBytes})
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: -edge-max-bytes: %v", errUsage, err)
+	}
+	e, err := edge.New(edge.Config{
+		Behaviors:     behaviors,
+		Store:         st,
+		MaxObjectSize: ef.maxObjectSize,
+		OriginTimeout: ef.originTimeout,
+		Recorder:      metrics.Edge(),
+		Logger:        logger,
+	})
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	if err := bus.Subscribe("edge", func(_ context.Context, ev inval.Event) error {
+		e.Purge(edge.Purge{Paths: ev.Paths, Tags: ev.Tags})
+		return nil
+	}); err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return e, st, nil
+}
