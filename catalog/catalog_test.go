@@ -188,6 +188,9 @@ func TestPutInvalidatesCache(t *testing.T) {
 	resp, body = e.do(t, "GET", "/api/products/2", "")
 	var p Product
 	json.Unmarshal([]byte(body), &p)
+	if resp.Header.Get("Etag") != `"p2-v2"` {
+		t.Errorf("after PUT the ETag is %q", resp.Header.Get("Etag"))
+	}
 	if p.Name != "Edge Pen II" || p.Stock != 5 || p.Version != 2 || p.PriceCents != 320 {
 		t.Errorf("after PUT got %+v", p)
 	}
