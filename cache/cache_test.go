@@ -3,6 +3,8 @@ package cache
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -192,6 +194,29 @@ func BenchmarkGetHit(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			c.Get(ctx, "k", load)
+		}
+	})
+}
+
+// BenchmarkGetZipf reads 100 000 keys with Zipf-distributed popularity
+// through an L1 bounded to 10 000 entries: hits, misses, loads and evictions.
+//
+//	go test -run='^$' -bench=GetZipf -benchmem -count=10 ./cache | benchstat -
+func BenchmarkGetZipf(b *testing.B) {
+	c, _ := New[string](Options{MaxEntries: 10_000})
+	defer c.Close()
+	keys := make([]string, 100_000)
+	for i := range keys {
+		keys[i] = "product:" + strconv.Itoa(i)
+	}
+	load := loaderOf("v", 1)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		z := rand.NewZipf(rand.New(rand.NewPCG(rand.Uint64(), 2)), 1.1, 1, uint64(len(keys)-1))
+		for pb.Next() {
+			c.Get(ctx, keys[z.Uint64()], load)
 		}
 	})
 }
