@@ -134,3 +134,22 @@ func TestLoadOrCreateToken(t *testing.T) {
 		t.Error("empty token file accepted")
 	}
 }
+
+// Whatever the body, POST /invalidations answers 201 or a 4xx, never a 5xx.
+func FuzzCreateInvalidation(f *testing.F) {
+	for _, s := range []string{`{"paths":["/a"]}`, `{"paths":`, `{"tags":["x"],"callerReference":"r"}`, `[]`, `{"paths":["/a"]} x`} {
+		f.Add(s)
+	}
+	bus := inval.NewMemory(nil)
+	defer bus.Close()
+	h, _ := New(Config{Token: tok, Tracker: inval.NewTracker(bus)})
+	f.Fuzz(func(t *testing.T, body string) {
+		req := httptest.NewRequest("POST", "/invalidations", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 201 && (rec.Code < 400 || rec.Code > 499) {
+			t.Fatalf("body %q: status %d %s", body, rec.Code, rec.Body)
+		}
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -198,6 +199,23 @@ func TestRelay(t *testing.T) {
 		}
 		if ob.pruned != 299 {
 			t.Errorf("pruned up to %d, want 299", ob.pruned)
+		}
+	})
+}
+
+func FuzzValidatePath(f *testing.F) {
+	for _, s := range []string{"/", "/api/*", "/a*b", "", "api", "/\x00", "/*/*"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		if err := ValidatePath(p); err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("error %v is not ErrInvalid", err)
+			}
+			return
+		}
+		if !strings.HasPrefix(p, "/") || strings.Contains(strings.TrimSuffix(p, "*"), "*") {
+			t.Fatalf("accepted %q", p)
 		}
 	})
 }
