@@ -88,6 +88,9 @@ func (h *handler) auth(fn func(http.ResponseWriter, *http.Request) error) http.H
 }
 
 func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		return // the client left; there is no one to answer
+	}
 	status := http.StatusInternalServerError
 	msg := err.Error()
 	var maxErr *http.MaxBytesError

@@ -61,6 +61,9 @@ type Options struct {
 	HoldOff time.Duration
 	// MaxTombstones bounds the tombstones kept. Default 100 000.
 	MaxTombstones int
+	// LoadTimeout bounds one loader call, so a hung load cannot hold every
+	// caller of its key. Default 30s.
+	LoadTimeout time.Duration
 	// Recorder receives metrics. Default: none.
 	Recorder Recorder
 	// Clock drives expiry; nil means the wall clock.
@@ -81,11 +84,13 @@ type Cache[V any] struct {
 	floor  atomic.Uint64
 	flight singleflight.Group
 	rec    Recorder
+
+	loadTimeout time.Duration
 }
 
 // New returns an empty Cache.
 func New[V any](opts Options) (*Cache[V], error) {
-	if opts.MaxEntries < 0 || opts.TTL < 0 || opts.HoldOff < 0 || opts.MaxTombstones < 0 {
+	if opts.MaxEntries < 0 || opts.TTL < 0 || opts.HoldOff < 0 || opts.MaxTombstones < 0 || opts.LoadTimeout < 0 {
 		return nil, fmt.Errorf("%w: sizes and durations must not be negative", ErrOptions)
 	}
 	if opts.MaxEntries == 0 {
@@ -100,10 +105,13 @@ func New[V any](opts Options) (*Cache[V], error) {
 	if opts.MaxTombstones == 0 {
 		opts.MaxTombstones = 100_000
 	}
+	if opts.LoadTimeout == 0 {
+		opts.LoadTimeout = 30 * time.Second
+	}
 	if opts.Recorder == nil {
 		opts.Recorder = nopRecorder{}
 	}
-	c := &Cache[V]{rec: opts.Recorder}
+	c := &Cache[V]{rec: opts.Recorder, loadTimeout: opts.LoadTimeout}
 	l1, err := otter.New(&otter.Options[string, *entry[V]]{
 		MaximumSize:      opts.MaxEntries,
 		ExpiryCalculator: otter.ExpiryWriting[string, *entry[V]](opts.TTL),
@@ -164,16 +172,36 @@ func (c *Cache[V]) current(key string, it *Item[V]) bool {
 
 // Get returns the value for key from L1, or loads it with load, fills L1 and
 // returns it. Concurrent Gets of one key share one load; a waiter whose ctx
-// ends stops waiting, while the load goes on for the others.
+// ends stops waiting, while the load goes on for the others, bounded by
+// Options.LoadTimeout.
+//
+// A Get never returns a value older than an invalidation that happened before
+// it started: when the shared load it joined read older data, it loads again
+// (once; a source that still lags is returned as it is, and not cached).
 func (c *Cache[V]) Get(ctx context.Context, key string, load LoaderFunc[V]) (Result[V], error) {
 	if e, ok := c.l1.GetIfPresent(key); ok && c.current(key, &e.item) {
 		c.rec.Hit(SourceL1)
 		return Result[V]{Item: e.item, Source: SourceL1}, nil
 	}
 	c.rec.Miss(SourceL1)
+	it, err := c.load(ctx, key, load)
+	if err == nil && !c.current(key, &it) {
+		c.flight.Forget(key)
+		it, err = c.load(ctx, key, load)
+	}
+	if err != nil {
+		return Result[V]{}, err
+	}
+	return Result[V]{Item: it, Source: SourceLoader}, nil
+}
+
+// load runs load for key once for all concurrent callers and fills L1.
+func (c *Cache[V]) load(ctx context.Context, key string, load LoaderFunc[V]) (Item[V], error) {
 	ch := c.flight.DoChan(key, func() (any, error) {
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.loadTimeout)
+		defer cancel()
 		start := time.Now()
-		it, err := load(context.WithoutCancel(ctx), key)
+		it, err := load(lctx, key)
 		c.rec.Load(time.Since(start), err)
 		if err != nil {
 			return nil, err
@@ -183,12 +211,12 @@ func (c *Cache[V]) Get(ctx context.Context, key string, load LoaderFunc[V]) (Res
 	})
 	select {
 	case <-ctx.Done():
-		return Result[V]{}, ctx.Err()
+		return Item[V]{}, ctx.Err()
 	case r := <-ch:
 		if r.Err != nil {
-			return Result[V]{}, r.Err
+			return Item[V]{}, r.Err
 		}
-		return Result[V]{Item: r.Val.(Item[V]), Source: SourceLoader}, nil
+		return r.Val.(Item[V]), nil
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -94,9 +95,11 @@ type Edge struct {
 	cfg    Config
 	flight singleflight.Group
 	purges purgeLog
-	xHit   string
-	xMiss  string
-	xRHit  string
+	// storeMu orders stores against purges: see storeUnlessPurged.
+	storeMu sync.RWMutex
+	xHit    string
+	xMiss   string
+	xRHit   string
 }
 
 // ErrConfig is wrapped by New's errors.
@@ -191,7 +194,7 @@ func (e *Edge) Purge(p Purge) int {
 		}
 		return false
 	}
-	e.purges.add(match)
+	e.recordPurge(match)
 	if p.All {
 		n := e.cfg.Store.Len()
 		e.cfg.Store.PurgeAll()

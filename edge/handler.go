@@ -70,11 +70,11 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if res.refreshed != nil {
 		e.cfg.Recorder.Request(b.Name, ResultRefreshHit)
-		e.serveEntry(w, r, res.refreshed, now, httpcache.CacheStatus{Fwd: fwd, FwdStatus: http.StatusNotModified, Stored: res.stored, Collapsed: collapsed}, e.xRHit)
+		e.serveEntry(w, r, res.refreshed, now, httpcache.CacheStatus{Fwd: fwd, FwdStatus: http.StatusNotModified, Stored: res.stored, Collapsed: collapsed, Detail: res.reason}, e.xRHit)
 		return
 	}
 	result := ResultMiss
-	if !res.storable {
+	if res.shared == nil && !res.stored {
 		result = ResultPass
 	}
 	e.cfg.Recorder.Request(b.Name, result)
@@ -100,7 +100,9 @@ func (e *Edge) usable(en *store.Entry, req httpcache.Request, age time.Duration)
 	}
 	// Stale: only a request's max-stale allows it, and never past
 	// must-revalidate or proxy-revalidate.
-	if !req.HasMaxStale || cc.MustRevalidate || cc.ProxyRevalidate {
+	// s-maxage implies proxy-revalidate for a shared cache (RFC 9111
+	// section 5.2.2.10).
+	if !req.HasMaxStale || cc.MustRevalidate || cc.ProxyRevalidate || cc.HasSMaxAge {
 		return false
 	}
 	return req.MaxStaleUnbounded || -left <= req.MaxStale
@@ -108,23 +110,39 @@ func (e *Edge) usable(en *store.Entry, req httpcache.Request, age time.Duration)
 
 // fetched is the outcome of one origin request.
 type fetched struct {
-	status    int
-	header    http.Header
-	body      []byte
-	rest      io.ReadCloser // set for the fetching request only: body beyond MaxObjectSize
-	storable  bool          // the response may be stored and shared
-	stored    bool
-	reason    string // why it was not stored, a Cache-Status detail token
-	vary      map[string]string
-	refreshed *store.Entry // a stale entry the origin confirmed with 304
+	status int
+	header http.Header // as received: only for the request that made the fetch
+	body   []byte
+	rest   io.ReadCloser // set for the fetching request only: body beyond MaxObjectSize
+	// shared is the response as other requests may be given it (unshared
+	// fields removed), or nil when it must not be shared: not storable,
+	// not fresh, or too big.
+	shared *store.Entry
+	stored bool
+	reason string // why it was not stored, a Cache-Status detail token
+	// refreshed is the stale entry the origin confirmed with 304, merged
+	// with the 304's fields, for the request that made the fetch.
+	refreshed *store.Entry
+}
+
+// forWaiter returns the view of f a collapsed waiter may be given.
+func (f *fetched) forWaiter() *fetched {
+	w := &fetched{status: f.shared.Status, header: f.shared.Header, body: f.shared.Body, shared: f.shared, stored: f.stored}
+	if f.refreshed != nil {
+		w.refreshed = f.shared
+	}
+	return w
 }
 
 // collapsedFetch makes at most one origin request per key at a time. A
-// waiter whose collapsed response turns out not to be shareable with it
-// fetches on its own.
+// waiter is given the shared form of the response only when it may have it
+// (shareable, and its request matches the response's Vary); otherwise it
+// fetches on its own. The flight key includes the purge epoch, so a request
+// that arrives after a purge never joins a fetch that started before it.
 func (e *Edge) collapsedFetch(b *Behavior, r *http.Request, key string, stale *store.Entry) (res *fetched, collapsed bool, err error) {
 	leader := false
-	v, err, shared := e.flight.Do(key, func() (any, error) {
+	flightKey := key + "\x00" + strconv.FormatUint(e.purges.current(), 10)
+	v, err, _ := e.flight.Do(flightKey, func() (any, error) {
 		leader = true
 		return e.fetch(b, r, key, stale, true)
 	})
@@ -135,9 +153,8 @@ func (e *Edge) collapsedFetch(b *Behavior, r *http.Request, key string, stale *s
 		return v.(*fetched), false, nil
 	}
 	if err == nil {
-		res = v.(*fetched)
-		if res.refreshed != nil || (res.storable && varyMatches(res.vary, r.Header)) {
-			return res, shared, nil
+		if f := v.(*fetched); f.shared != nil && varyMatches(f.shared.Vary, r.Header) {
+			return f.forWaiter(), true, nil
 		}
 	}
 	res, err = e.fetch(b, r, key, stale, true)
@@ -149,6 +166,24 @@ func (e *Edge) collapsedFetch(b *Behavior, r *http.Request, key string, stale *s
 // a full response comes back to store. The client's own conditional request is
 // then answered from that response.
 var conditionalFields = []string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range"}
+
+// storability applies RFC 9111 and the edge's safety rules to a response
+// the edge received for request out.
+func storability(out *http.Request, status int, h http.Header, cc httpcache.Response, lifetime time.Duration) (bool, string) {
+	ok, reason := httpcache.Storable(out, status, h, cc)
+	switch {
+	case !ok:
+	case len(h.Values("Set-Cookie")) > 0 && !hasField(cc.PrivateFields, "Set-Cookie") && !hasField(cc.NoCacheFields, "Set-Cookie"):
+		return false, "set-cookie"
+	case lifetime <= 0 && h.Get("Etag") == "" && h.Get("Last-Modified") == "":
+		return false, "stale-on-arrival"
+	}
+	return ok, reason
+}
+
+// shareable reports whether a stored response may answer other requests
+// without validation: it is fresh and not no-cache.
+func shareable(en *store.Entry) bool { return en.Lifetime > 0 && !en.Directives.NoCache }
 
 // fetch requests r's resource from b's origin, validating stale when given,
 // and stores the response when allowed and mayStore.
@@ -178,20 +213,7 @@ func (e *Edge) fetch(b *Behavior, r *http.Request, key string, stale *store.Entr
 	if resp.StatusCode == http.StatusNotModified && stale != nil {
 		resp.Body.Close()
 		cancel()
-		en := *stale
-		en.Header = stale.Header.Clone()
-		httpcache.Freshen(en.Header, resp.Header)
-		en.Timing = timing
-		en.Directives = httpcache.ParseResponse(en.Header)
-		en.Lifetime, _ = httpcache.Lifetime(en.Status, en.Header, en.Directives, timing.ResponseTime)
-		en.Retain = en.Lifetime + e.cfg.StaleRetention
-		en.Tags = surrogateKeys(en.Header)
-		res := &fetched{refreshed: &en, storable: true}
-		if !e.purges.purgedSince(epoch, &en) {
-			e.cfg.Store.Set(&en)
-			res.stored = true
-		}
-		return res, nil
+		return e.refresh(out, key, stale, resp.Header, timing, epoch, mayStore), nil
 	}
 
 	// Read up to MaxObjectSize+1 bytes: more than that is not stored.
@@ -212,21 +234,12 @@ func (e *Edge) fetch(b *Behavior, r *http.Request, key string, stale *store.Entr
 	}
 
 	cc := httpcache.ParseResponse(resp.Header)
-	ok, reason := httpcache.Storable(out, resp.StatusCode, resp.Header, cc)
 	lifetime, _ := httpcache.Lifetime(resp.StatusCode, resp.Header, cc, timing.ResponseTime)
-	switch {
-	case !ok:
-	case len(resp.Header.Values("Set-Cookie")) > 0 && !hasField(cc.PrivateFields, "Set-Cookie") && !hasField(cc.NoCacheFields, "Set-Cookie"):
-		ok, reason = false, "set-cookie"
-	case lifetime <= 0 && resp.Header.Get("Etag") == "" && resp.Header.Get("Last-Modified") == "":
-		ok, reason = false, "stale-on-arrival"
-	}
-	res.storable = ok && lifetime > 0 && !cc.NoCache
+	ok, reason := storability(out, resp.StatusCode, resp.Header, cc, lifetime)
 	res.reason = reason
 	if !ok {
 		return res, nil
 	}
-	res.vary = varyValues(resp.Header, r.Header)
 	if !mayStore {
 		res.reason = "request-no-store"
 		return res, nil
@@ -235,16 +248,78 @@ func (e *Edge) fetch(b *Behavior, r *http.Request, key string, stale *store.Entr
 	httpcache.StripUnshared(h, cc)
 	en := &store.Entry{
 		Key: key, Path: r.URL.Path, Status: resp.StatusCode, Header: h, Body: body,
-		Timing: timing, Lifetime: lifetime, Directives: cc, Vary: res.vary,
+		Timing: timing, Lifetime: lifetime, Directives: cc, Vary: varyValues(resp.Header, r.Header),
 		Tags: surrogateKeys(h), Retain: lifetime + e.cfg.StaleRetention,
 	}
-	if e.purges.purgedSince(epoch, en) {
+	if shareable(en) {
+		res.shared = en
+	}
+	if !e.storeUnlessPurged(epoch, en) {
 		res.reason = "purged-during-fetch"
 		return res, nil
 	}
-	e.cfg.Store.Set(en)
 	res.stored = true
 	return res, nil
+}
+
+// refresh merges a 304's fields into the stale entry (RFC 9111 section
+// 4.3.4) and decides again whether the result may be stored and shared: the
+// 304 may add Set-Cookie, private or no-store, in which case the stored copy
+// is dropped and only the request that made the fetch gets the response.
+func (e *Edge) refresh(out *http.Request, key string, stale *store.Entry, notModified http.Header, timing httpcache.Timing, epoch uint64, mayStore bool) *fetched {
+	full := *stale
+	full.Header = stale.Header.Clone()
+	httpcache.Freshen(full.Header, notModified)
+	full.Timing = timing
+	full.Directives = httpcache.ParseResponse(full.Header)
+	full.Lifetime, _ = httpcache.Lifetime(full.Status, full.Header, full.Directives, timing.ResponseTime)
+	full.Retain = full.Lifetime + e.cfg.StaleRetention
+	full.Tags = surrogateKeys(full.Header)
+	res := &fetched{refreshed: &full}
+	ok, reason := storability(out, full.Status, full.Header, full.Directives, full.Lifetime)
+	if !ok {
+		res.reason = reason
+		e.cfg.Store.Delete(key)
+		return res
+	}
+	if !mayStore {
+		res.reason = "request-no-store"
+		return res
+	}
+	sh := full
+	sh.Header = full.Header.Clone()
+	httpcache.StripUnshared(sh.Header, full.Directives)
+	if shareable(&sh) {
+		res.shared = &sh
+	}
+	if e.storeUnlessPurged(epoch, &sh) {
+		res.stored = true
+	} else {
+		res.reason = "purged-during-fetch"
+	}
+	return res
+}
+
+// storeUnlessPurged stores en unless a purge after epoch matches it. The
+// check and the write happen under storeMu's read lock, and a purge records
+// itself under the write lock before it scans the store, so either the purge
+// sees the entry and removes it, or the check sees the purge.
+func (e *Edge) storeUnlessPurged(epoch uint64, en *store.Entry) bool {
+	e.storeMu.RLock()
+	defer e.storeMu.RUnlock()
+	if e.purges.purgedSince(epoch, en) {
+		return false
+	}
+	e.cfg.Store.Set(en)
+	return true
+}
+
+// recordPurge logs a purge so that fetches in flight do not store what it
+// removes; the caller then removes the matching entries from the store.
+func (e *Edge) recordPurge(match func(*store.Entry) bool) {
+	e.storeMu.Lock()
+	defer e.storeMu.Unlock()
+	e.purges.add(match)
 }
 
 type cancelOnClose struct {
@@ -309,7 +384,7 @@ func (e *Edge) invalidateURIs(r *http.Request, h http.Header) {
 		}
 		return false
 	}
-	e.purges.add(match)
+	e.recordPurge(match)
 	for _, k := range keys {
 		e.cfg.Store.Delete(k)
 	}

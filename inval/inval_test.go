@@ -219,3 +219,30 @@ func FuzzValidatePath(f *testing.F) {
 		}
 	})
 }
+
+// Concurrent creations with one caller reference make one invalidation.
+func TestTrackerCallerReferenceRace(t *testing.T) {
+	bus := NewMemory(nil)
+	defer bus.Close()
+	tr := NewTracker(bus)
+	var wg sync.WaitGroup
+	ids := make([]string, 8)
+	for i := range ids {
+		wg.Go(func() {
+			inv, err := tr.Create(context.Background(), []string{"/x"}, nil, "same")
+			if err != nil {
+				t.Error(err)
+			}
+			ids[i] = inv.ID
+		})
+	}
+	wg.Wait()
+	for _, id := range ids {
+		if id != ids[0] {
+			t.Fatalf("ids differ: %v", ids)
+		}
+	}
+	if seq, _ := bus.Publish(context.Background(), Event{}); seq != 2 {
+		t.Errorf("the reference was published %d times", seq-1)
+	}
+}

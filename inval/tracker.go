@@ -48,10 +48,11 @@ type Tracker struct {
 	bus Bus
 	now func() time.Time
 
-	mu    sync.Mutex
-	byID  map[string]*Invalidation
-	byRef map[string]*Invalidation
-	order []string
+	createMu sync.Mutex // serialises Create, so a caller reference is used once
+	mu       sync.Mutex
+	byID     map[string]*Invalidation
+	byRef    map[string]*Invalidation
+	order    []string
 }
 
 // NewTracker returns a Tracker publishing on bus.
@@ -95,6 +96,8 @@ func (t *Tracker) Create(ctx context.Context, paths, tags []string, callerRef st
 			return Invalidation{}, fmt.Errorf("%w: tag %q must be one non-empty token", ErrInvalid, tag)
 		}
 	}
+	t.createMu.Lock()
+	defer t.createMu.Unlock()
 	t.mu.Lock()
 	if prev, ok := t.byRef[callerRef]; ok && callerRef != "" {
 		t.mu.Unlock()

@@ -164,9 +164,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	apiL.srv = newServer(svc, logger)
 	adminL.srv = newServer(adminH, logger)
 
+	// The relay stops before the deferred closes of the bus and database run.
 	relayCtx, stopRelay := context.WithCancel(ctx)
-	defer stopRelay()
-	go relay.Run(relayCtx, time.Second)
+	relayDone := make(chan struct{})
+	go func() {
+		defer close(relayDone)
+		relay.Run(relayCtx, time.Second)
+	}()
+	defer func() {
+		stopRelay()
+		<-relayDone
+	}()
 
 	fmt.Fprintf(stdout, "strata serve %s\n", versionString())
 	fmt.Fprintf(stdout, "  edge   %s/   (site; /api/* goes to the API)\n", edgeL.url())
