@@ -213,8 +213,22 @@ func (e *Edge) behavior(path string) *Behavior {
 	return nil
 }
 
-// cacheKey is the primary key of a request: host and request URI. GET and
-// HEAD share keys; other methods are never looked up.
+// cacheKey is the primary key of a request: the scheme and host the client
+// asked for, and the request URI. GET and HEAD share keys; other methods are
+// never looked up.
 func cacheKey(r *http.Request) string {
-	return strings.ToLower(r.Host) + r.URL.RequestURI()
+	return keyFor(requestScheme(r), r.Host, r.URL.RequestURI())
+}
+
+func keyFor(scheme, host, requestURI string) string {
+	return scheme + "://" + strings.ToLower(host) + requestURI
+}
+
+// requestScheme is the scheme the client used to reach this edge. Forwarded
+// headers are not trusted: a client could set them.
+func requestScheme(r *http.Request) string {
+	if r.TLS != nil {
+		return "https"
+	}
+	return "http"
 }

@@ -293,7 +293,7 @@ func TestTooBigIsStreamedNotStored(t *testing.T) {
 	h := newHarness(t, behaviorFor(t, o))
 	for range 2 {
 		resp, body := h.do(t, "GET", "/big")
-		if body != big || !strings.Contains(resp.Header.Get("Cache-Status"), "detail=too-big") {
+		if body != big || !strings.Contains(resp.Header.Get("Cache-Status"), "detail=too-large") {
 			t.Fatalf("got %d bytes, Cache-Status %q", len(body), resp.Header.Get("Cache-Status"))
 		}
 	}
@@ -417,7 +417,7 @@ func TestPurgeDuringFetchIsNotStored(t *testing.T) {
 		if cs := <-done; !strings.Contains(cs, "detail=purged-during-fetch") {
 			t.Errorf("Cache-Status = %q", cs)
 		}
-		if _, ok := st.Get("h/p"); ok {
+		if _, ok := st.Get("http://h/p"); ok {
 			t.Error("a response fetched before the purge was stored")
 		}
 	})

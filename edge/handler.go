@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -226,7 +227,7 @@ func (e *Edge) fetch(b *Behavior, r *http.Request, key string, stale *store.Entr
 		return nil, readErr
 	case int64(len(body)) > e.cfg.MaxObjectSize:
 		res.rest = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
-		res.reason = "too-big"
+		res.reason = "too-large"
 		return res, nil
 	default:
 		resp.Body.Close()
@@ -364,6 +365,7 @@ func (e *Edge) pass(w http.ResponseWriter, r *http.Request, b *Behavior) {
 // invalidateURIs purges the target URI of r and the same-origin URIs in the
 // response's Location and Content-Location fields.
 func (e *Edge) invalidateURIs(r *http.Request, h http.Header) {
+	scheme := requestScheme(r)
 	keys := []string{cacheKey(r)}
 	for _, f := range []string{"Location", "Content-Location"} {
 		v := h.Get(f)
@@ -374,7 +376,7 @@ func (e *Edge) invalidateURIs(r *http.Request, h http.Header) {
 		if err != nil || (u.Host != "" && !strings.EqualFold(u.Host, r.Host)) {
 			continue
 		}
-		keys = append(keys, strings.ToLower(r.Host)+u.RequestURI())
+		keys = append(keys, keyFor(scheme, r.Host, u.RequestURI()))
 	}
 	match := func(en *store.Entry) bool {
 		for _, k := range keys {
@@ -410,22 +412,28 @@ func (e *Edge) serveFetched(w http.ResponseWriter, r *http.Request, res *fetched
 	e.writeBody(w, r, res.status, res.body, res.rest)
 }
 
-// writeBody writes status and body, answering the client's own conditional
-// request with 304 and HEAD without a body.
+// writeBody writes status and body. A complete 200 goes through
+// http.ServeContent, which answers the client's own conditional request
+// (304, 412) and Range requests (206, 416; multiple ranges as
+// multipart/byteranges) from the full body; HEAD gets no body.
 func (e *Edge) writeBody(w http.ResponseWriter, r *http.Request, status int, body []byte, rest io.ReadCloser) {
 	if rest != nil {
 		defer rest.Close()
 	}
 	h := w.Header()
-	if status == http.StatusOK && httpcache.NotModified(r, h) {
-		for _, f := range []string{"Content-Length", "Content-Type", "Content-Encoding"} {
-			h.Del(f)
-		}
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
 	if rest == nil {
 		h.Set("Content-Length", strconv.Itoa(len(body)))
+	}
+	if status == http.StatusOK && rest == nil {
+		var modified time.Time
+		if lm, err := http.ParseTime(h.Get("Last-Modified")); err == nil {
+			modified = lm
+		}
+		if _, ok := h["Content-Type"]; !ok {
+			h["Content-Type"] = nil // never sniff: send what the origin sent
+		}
+		http.ServeContent(w, r, "", modified, bytes.NewReader(body))
+		return
 	}
 	w.WriteHeader(status)
 	if r.Method == http.MethodHead {

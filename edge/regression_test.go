@@ -183,7 +183,7 @@ func TestPurgeRacingStoreIsNeverUndone(t *testing.T) {
 		close(release)
 		wg.Wait()
 		<-done
-		if _, ok := st.Get("h/p"); ok {
+		if _, ok := st.Get("http://h/p"); ok {
 			undone++
 		}
 		st.Close()
