@@ -19,8 +19,12 @@
 //     target URI and same-origin Location and Content-Location (RFC 9111
 //     section 4.4).
 //
+//   - Stale responses are served only as RFC 9111 and RFC 5861 allow
+//     (stale-while-revalidate with one background revalidation per key,
+//     stale-if-error, a disconnected origin) and never past
+//     must-revalidate, proxy-revalidate or no-cache.
+//
 // Not yet: streaming a miss to collapsed waiters while it downloads (they
 // wait for the whole body, bounded by MaxObjectSize), more than one variant
-// per URL for Vary, Range requests, stale-while-revalidate and
-// stale-if-error. Objects above MaxObjectSize are streamed and not stored.
+// per URL for Vary. Objects above MaxObjectSize are streamed and not stored.
 package edge

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -24,6 +25,8 @@ type Behavior struct {
 	Origin http.RoundTripper
 	// Name labels the behavior in metrics and logs; it defaults to Pattern.
 	Name string
+
+	index int // position in Config.Behaviors
 }
 
 func (b *Behavior) matches(path string) bool {
@@ -46,6 +49,7 @@ const (
 	ResultRefreshHit = "refresh_hit" // stale in the store, origin said 304
 	ResultMiss       = "miss"        // fetched from the origin (stored or not)
 	ResultPass       = "pass"        // not cacheable: unsafe method or bypass
+	ResultStale      = "stale"       // served stale: while revalidating, or because the origin failed
 	ResultError      = "error"       // origin unreachable or failed
 )
 
@@ -82,6 +86,10 @@ type Config struct {
 	StaleRetention time.Duration
 	// OriginTimeout bounds one origin request. Default 30s.
 	OriginTimeout time.Duration
+	// OriginRetryAfter is how long an origin that could not be reached is
+	// not contacted again: requests get a stale response or an error at
+	// once instead of each waiting for the connection to fail. Default 2s.
+	OriginRetryAfter time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 	// Recorder receives metrics. Default: none.
@@ -97,9 +105,14 @@ type Edge struct {
 	purges purgeLog
 	// storeMu orders stores against purges: see storeUnlessPurged.
 	storeMu sync.RWMutex
-	xHit    string
-	xMiss   string
-	xRHit   string
+	// refreshing holds the keys being revalidated in the background.
+	refreshing sync.Map
+	background sync.WaitGroup
+	downUntil  []atomic.Int64 // per behavior: unix nanos until which its origin is skipped
+	xHit       string
+	xMiss      string
+	xRHit      string
+	xStale     string
 }
 
 // ErrConfig is wrapped by New's errors.
@@ -120,6 +133,7 @@ func New(cfg Config) (*Edge, error) {
 		if b.Pattern != "" && b.Pattern != "*" && !strings.HasPrefix(b.Pattern, "/") {
 			return nil, fmt.Errorf("%w: behavior pattern %q must start with / or be *", ErrConfig, b.Pattern)
 		}
+		cfg.Behaviors[i].index = i
 		if b.Name == "" {
 			cfg.Behaviors[i].Name = b.Pattern
 			if b.Pattern == "" {
@@ -127,7 +141,7 @@ func New(cfg Config) (*Edge, error) {
 			}
 		}
 	}
-	if cfg.MaxObjectSize < 0 || cfg.StaleRetention < 0 || cfg.OriginTimeout < 0 {
+	if cfg.MaxObjectSize < 0 || cfg.StaleRetention < 0 || cfg.OriginTimeout < 0 || cfg.OriginRetryAfter < 0 {
 		return nil, fmt.Errorf("%w: sizes and durations must not be negative", ErrConfig)
 	}
 	if cfg.Name == "" {
@@ -142,6 +156,9 @@ func New(cfg Config) (*Edge, error) {
 	if cfg.OriginTimeout == 0 {
 		cfg.OriginTimeout = 30 * time.Second
 	}
+	if cfg.OriginRetryAfter == 0 {
+		cfg.OriginRetryAfter = 2 * time.Second
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -152,10 +169,12 @@ func New(cfg Config) (*Edge, error) {
 		cfg.Logger = slog.Default()
 	}
 	return &Edge{
-		cfg:   cfg,
-		xHit:  "Hit from " + cfg.Name,
-		xMiss: "Miss from " + cfg.Name,
-		xRHit: "RefreshHit from " + cfg.Name,
+		cfg:       cfg,
+		downUntil: make([]atomic.Int64, len(cfg.Behaviors)),
+		xHit:      "Hit from " + cfg.Name,
+		xMiss:     "Miss from " + cfg.Name,
+		xRHit:     "RefreshHit from " + cfg.Name,
+		xStale:    "StaleHit from " + cfg.Name,
 	}, nil
 }
 

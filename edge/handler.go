@@ -33,11 +33,18 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if ok && !varyMatches(stale.Vary, r.Header) {
 		stale, ok, fwd = nil, false, httpcache.FwdVary
 	}
+	var age time.Duration
 	if ok {
-		age := httpcache.Age(stale.Header, stale.Timing, now)
+		age = httpcache.Age(stale.Header, stale.Timing, now)
 		if e.usable(stale, reqCC, age) {
 			e.cfg.Recorder.Request(b.Name, ResultHit)
 			e.serveEntry(w, r, stale, now, httpcache.CacheStatus{Hit: true}, e.xHit)
+			return
+		}
+		if staleWhileRevalidate(stale, reqCC, age) {
+			e.revalidateInBackground(b, r, key, stale)
+			e.cfg.Recorder.Request(b.Name, ResultStale)
+			e.serveEntry(w, r, stale, now, httpcache.CacheStatus{Hit: true, Detail: "stale-while-revalidate"}, e.xStale)
 			return
 		}
 		fwd = httpcache.FwdStale
@@ -57,16 +64,35 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var res *fetched
 	var err error
 	collapsed := false
-	if alone {
+	switch {
+	case e.originDown(b):
+		err = errOriginDown
+	case alone:
 		res, err = e.fetch(b, r, key, stale, !reqCC.NoStore)
-	} else {
+	default:
 		res, collapsed, err = e.collapsedFetch(b, r, key, stale)
 	}
 	if err != nil {
+		e.noteOriginError(b, err)
+		if ok && staleOnError(stale, reqCC, age, true) {
+			e.cfg.Recorder.Request(b.Name, ResultStale)
+			e.serveEntry(w, r, stale, now, httpcache.CacheStatus{Fwd: fwd, Detail: "stale-if-error"}, e.xStale)
+			return
+		}
 		e.cfg.Recorder.Request(b.Name, ResultError)
-		e.cfg.Logger.Warn("edge: origin fetch failed", "behavior", b.Name, "key", key, "err", err)
+		if !errors.Is(err, errOriginDown) {
+			e.cfg.Logger.Warn("edge: origin fetch failed", "behavior", b.Name, "key", key, "err", err)
+		}
 		e.setStatus(w.Header(), httpcache.CacheStatus{Fwd: fwd, Detail: "origin-error"}, e.xMiss)
-		http.Error(w, "origin unavailable", http.StatusBadGateway)
+		http.Error(w, "origin unavailable", errorStatus(err))
+		return
+	}
+	if ok && res.refreshed == nil && serverError(res.status) && staleOnError(stale, reqCC, age, false) {
+		if res.rest != nil {
+			res.rest.Close()
+		}
+		e.cfg.Recorder.Request(b.Name, ResultStale)
+		e.serveEntry(w, r, stale, now, httpcache.CacheStatus{Fwd: fwd, FwdStatus: res.status, Detail: "stale-if-error"}, e.xStale)
 		return
 	}
 	if res.refreshed != nil {
@@ -343,7 +369,7 @@ func (e *Edge) pass(w http.ResponseWriter, r *http.Request, b *Behavior) {
 		e.cfg.Recorder.OriginFetch(b.Name, 0)
 		e.cfg.Recorder.Request(b.Name, ResultError)
 		e.setStatus(w.Header(), httpcache.CacheStatus{Fwd: httpcache.FwdMethod, Detail: "origin-error"}, e.xMiss)
-		http.Error(w, "origin unavailable", http.StatusBadGateway)
+		http.Error(w, "origin unavailable", errorStatus(err))
 		return
 	}
 	defer resp.Body.Close()

@@ -51,6 +51,10 @@ type Request struct {
 	HasMaxAge, HasMinFresh     bool
 	HasMaxStale                bool // max-stale without a value means any staleness
 	MaxStaleUnbounded          bool
+	// StaleIfError (RFC 5861) lets the cache answer with a response stale
+	// by at most this much when the origin fails.
+	StaleIfError    time.Duration
+	HasStaleIfError bool
 }
 
 // directive is one parsed name[=value] pair; name is lower case.
@@ -259,6 +263,8 @@ func ParseRequest(h http.Header) Request {
 			deltaDirective(d, &r.MaxAge, &r.HasMaxAge)
 		case "min-fresh":
 			deltaDirective(d, &r.MinFresh, &r.HasMinFresh)
+		case "stale-if-error":
+			deltaDirective(d, &r.StaleIfError, &r.HasStaleIfError)
 		case "max-stale":
 			if !d.hasValue {
 				r.HasMaxStale, r.MaxStaleUnbounded = true, true

@@ -38,7 +38,7 @@ func NewMetrics() *Metrics {
 	m := &Metrics{
 		reg: reg,
 		edgeRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "strata_edge_requests_total", Help: "Edge requests by behavior and result (hit, refresh_hit, miss, pass, error).",
+			Name: "strata_edge_requests_total", Help: "Edge requests by behavior and result (hit, refresh_hit, stale, miss, pass, error).",
 		}, []string{"behavior", "result"}),
 		originFetches: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "strata_edge_origin_fetches_total", Help: "Origin requests made by the edge, by behavior and status class.",
@@ -56,7 +56,7 @@ func NewMetrics() *Metrics {
 		tiers: map[string]*tierCounts{},
 	}
 	edgeRatio := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "strata_edge_hit_ratio", Help: "Edge hits (including refresh hits) over cacheable lookups since start.",
+		Name: "strata_edge_hit_ratio", Help: "Edge hits (including refresh and stale hits) over cacheable lookups since start.",
 	}, func() float64 { return ratio(m.edgeHits.Load(), m.edgeLookups.Load()) })
 	reg.MustRegister(m.edgeRequests, m.originFetches, m.appRequests, m.appLoads, m.appLoadTime, edgeRatio,
 		&tierRatioCollector{m: m, desc: prometheus.NewDesc("strata_app_cache_hit_ratio",
@@ -89,7 +89,7 @@ func (m *Metrics) Edge() EdgeRecorder { return EdgeRecorder{m} }
 func (r EdgeRecorder) Request(behavior, result string) {
 	r.m.edgeRequests.WithLabelValues(behavior, result).Inc()
 	switch result {
-	case "hit", "refresh_hit":
+	case "hit", "refresh_hit", "stale":
 		r.m.edgeHits.Add(1)
 		r.m.edgeLookups.Add(1)
 	case "miss":

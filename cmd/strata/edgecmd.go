@@ -60,6 +60,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer st.Close()
+	defer e.Close()
 	adminH, err := admin.New(admin.Config{Token: token, Metrics: metrics.Handler(), Tracker: inval.NewTracker(bus), Logger: logger})
 	if err != nil {
 		closeAll(ls)

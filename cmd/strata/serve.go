@@ -26,12 +26,15 @@ type edgeFlags struct {
 	maxBytes      uint64
 	maxObjectSize int64
 	originTimeout time.Duration
+	// originRetryAfter is how long an unreachable origin is left alone.
+	originRetryAfter time.Duration
 }
 
 func (f *edgeFlags) register(fs *flag.FlagSet) {
 	fs.Uint64Var(&f.maxBytes, "edge-max-bytes", 256<<20, "bytes of responses the edge keeps in memory")
 	fs.Int64Var(&f.maxObjectSize, "max-object-size", 8<<20, "largest response body the edge stores; larger ones pass through")
 	fs.DurationVar(&f.originTimeout, "origin-timeout", 30*time.Second, "time limit for one origin request")
+	fs.DurationVar(&f.originRetryAfter, "origin-retry-after", 2*time.Second, "after an origin cannot be reached, answer from stale or with an error for this long before trying it again")
 }
 
 // adminFlags are the admin settings shared by serve and edge.
@@ -155,6 +158,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer st.Close()
+	defer e.Close() // background revalidations finish before the store closes
 	adminH, err := admin.New(admin.Config{Token: token, Metrics: metrics.Handler(), Tracker: inval.NewTracker(bus), Logger: logger})
 	if err != nil {
 		closeAll(ls)
@@ -203,12 +207,13 @@ func newEdge(ef edgeFlags, metrics *obs.Metrics, logger *slog.Logger, behaviors 
 		return nil, nil, fmt.Errorf("%w: -edge-max-bytes: %v", errUsage, err)
 	}
 	e, err := edge.New(edge.Config{
-		Behaviors:     behaviors,
-		Store:         st,
-		MaxObjectSize: ef.maxObjectSize,
-		OriginTimeout: ef.originTimeout,
-		Recorder:      metrics.Edge(),
-		Logger:        logger,
+		Behaviors:        behaviors,
+		Store:            st,
+		MaxObjectSize:    ef.maxObjectSize,
+		OriginTimeout:    ef.originTimeout,
+		OriginRetryAfter: ef.originRetryAfter,
+		Recorder:         metrics.Edge(),
+		Logger:           logger,
 	})
 	if err != nil {
 		st.Close()
