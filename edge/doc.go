@@ -4,17 +4,21 @@
 // concurrent misses for one key into one origin request.
 //
 // Guarantees:
+//
 //   - Responses that could carry one user's data to another are never stored
 //     or shared: private, no-store, Authorization without explicit
 //     permission, Set-Cookie, Vary: *. A collapsed fetch whose response turns
 //     out not to be shareable is not handed to the waiters: each fetches its
 //     own.
+//
 //   - Every response carries an RFC 9211 Cache-Status field and X-Cache
 //     ("Hit from strata", "RefreshHit from strata", "Miss from strata");
 //     responses served from the store carry Age.
+//
 //   - A fetch that started before a purge matching its response does not
 //     store that response (the purge log), so a purge is never undone by a
 //     slow origin response.
+//
 //   - A successful unsafe request (POST, PUT, PATCH, DELETE) invalidates its
 //     target URI and same-origin Location and Content-Location (RFC 9111
 //     section 4.4).
