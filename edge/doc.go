@@ -29,6 +29,6 @@
 //     must-revalidate, proxy-revalidate or no-cache.
 //
 // Not yet: streaming a miss to collapsed waiters while it downloads (they
-// wait for the whole body, bounded by MaxObjectSize), more than one variant
-// per URL for Vary. Objects above MaxObjectSize are streamed and not stored.
+// wait for the whole body, bounded by MaxObjectSize). Objects above
+// MaxObjectSize are streamed and not stored.
 package edge

@@ -28,11 +28,8 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	key := cacheKey(r)
 	reqCC := httpcache.ParseRequest(r.Header)
 	now := e.cfg.Now()
-	fwd := httpcache.FwdURIMiss
-	stale, ok := e.cfg.Store.Get(key)
-	if ok && !varyMatches(stale.Vary, r.Header) {
-		stale, ok, fwd = nil, false, httpcache.FwdVary
-	}
+	stale, flightKey, fwd := e.lookup(key, r.Header)
+	ok := stale != nil
 	var age time.Duration
 	if ok {
 		age = httpcache.Age(stale.Header, stale.Timing, now)
@@ -70,7 +67,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case alone:
 		res, err = e.fetch(b, r, key, stale, !reqCC.NoStore)
 	default:
-		res, collapsed, err = e.collapsedFetch(b, r, key, stale)
+		res, collapsed, err = e.collapsedFetch(b, r, key, flightKey, stale)
 	}
 	if err != nil {
 		e.noteOriginError(b, err)
@@ -166,9 +163,9 @@ func (f *fetched) forWaiter() *fetched {
 // (shareable, and its request matches the response's Vary); otherwise it
 // fetches on its own. The flight key includes the purge epoch, so a request
 // that arrives after a purge never joins a fetch that started before it.
-func (e *Edge) collapsedFetch(b *Behavior, r *http.Request, key string, stale *store.Entry) (res *fetched, collapsed bool, err error) {
+func (e *Edge) collapsedFetch(b *Behavior, r *http.Request, key, flightKey string, stale *store.Entry) (res *fetched, collapsed bool, err error) {
 	leader := false
-	flightKey := key + "\x00" + strconv.FormatUint(e.purges.current(), 10)
+	flightKey += "\x00" + strconv.FormatUint(e.purges.current(), 10)
 	v, err, _ := e.flight.Do(flightKey, func() (any, error) {
 		leader = true
 		return e.fetch(b, r, key, stale, true)
@@ -278,6 +275,9 @@ func (e *Edge) fetch(b *Behavior, r *http.Request, key string, stale *store.Entr
 		Timing: timing, Lifetime: lifetime, Directives: cc, Vary: varyValues(resp.Header, r.Header),
 		Tags: surrogateKeys(h), Retain: lifetime + e.cfg.StaleRetention,
 	}
+	if names := varyNames(resp.Header); len(names) > 0 {
+		en.Key = e.variantKey(key, r.URL.Path, names, epoch, r.Header)
+	}
 	if shareable(en) {
 		res.shared = en
 	}
@@ -306,7 +306,7 @@ func (e *Edge) refresh(out *http.Request, key string, stale *store.Entry, notMod
 	ok, reason := storability(out, full.Status, full.Header, full.Directives, full.Lifetime)
 	if !ok {
 		res.reason = reason
-		e.cfg.Store.Delete(key)
+		e.cfg.Store.Delete(stale.Key)
 		return res
 	}
 	if !mayStore {

@@ -30,7 +30,18 @@ type Entry struct {
 	Tags []string
 	// Retain is how long after it is stored the entry is kept.
 	Retain time.Duration
+
+	// VaryNames, when set, make this entry a vary marker rather than a
+	// response: the URL's responses vary on these fields and are stored
+	// under secondary keys that include Generation. Replacing or removing
+	// the marker makes every variant of the old generation unreachable.
+	VaryNames  []string
+	Generation uint64
 }
+
+// IsVaryMarker reports whether e points to variants instead of holding a
+// response.
+func (e *Entry) IsVaryMarker() bool { return e.VaryNames != nil }
 
 // weight approximates the bytes an entry holds.
 func (e *Entry) weight() uint32 {

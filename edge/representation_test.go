@@ -54,3 +54,43 @@ func TestRangeFromStoredResponse(t *testing.T) {
 		t.Errorf("origin calls = %d, want 1 (every range served from the stored response)", n)
 	}
 }
+
+func TestManyVariantsPerURL(t *testing.T) {
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("Vary", "accept-language, Accept-Encoding")
+		w.Write([]byte("lang=" + r.Header.Get("Accept-Language") + " enc=" + r.Header.Get("Accept-Encoding")))
+	})
+	h := newHarness(t, behaviorFor(t, o))
+	langs := []string{"fr", "de", "en", "ja"}
+	for round, want := range []string{"Miss from strata", "Hit from strata"} {
+		for _, l := range langs {
+			resp, body := h.do(t, "GET", "/v", "Accept-Language", l, "Accept-Encoding", "identity")
+			if body != "lang="+l+" enc=identity" || resp.Header.Get("X-Cache") != want {
+				t.Errorf("round %d %s: %q %q", round, l, body, resp.Header.Get("X-Cache"))
+			}
+		}
+	}
+	if n := o.calls.Load(); n != int64(len(langs)) {
+		t.Errorf("origin calls = %d, want %d: each variant fetched once", n, len(langs))
+	}
+	// A successful POST invalidates every variant of the URL.
+	h.do(t, "POST", "/v")
+	for _, l := range langs {
+		if resp, _ := h.do(t, "GET", "/v", "Accept-Language", l, "Accept-Encoding", "identity"); resp.Header.Get("X-Cache") != "Miss from strata" {
+			t.Errorf("%s variant survived the POST", l)
+		}
+	}
+	// A path purge removes the variants themselves: the current ones, the
+	// marker, and the unreachable ones the POST left to age out.
+	if n := h.edge.Purge(Purge{Paths: []string{"/v"}}); n != 2*len(langs)+1 {
+		t.Errorf("path purge removed %d entries, want %d", n, 2*len(langs)+1)
+	}
+	if h.store.Len() != 0 {
+		t.Errorf("%d entries left after the path purge", h.store.Len())
+	}
+}
