@@ -191,6 +191,16 @@ func (e *Edge) collapsedFetch(b *Behavior, r *http.Request, key, flightKey strin
 // then answered from that response.
 var conditionalFields = []string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range"}
 
+// identityOverrides are request fields some frameworks use to change which
+// resource or method a request means. They are not part of the cache key, so
+// forwarding them on a cacheable request would let one client store a
+// different resource under another URL (cache poisoning); the edge drops
+// them from GET and HEAD requests.
+var identityOverrides = []string{
+	"X-Original-Url", "X-Rewrite-Url", "X-Http-Method-Override", "X-Http-Method",
+	"X-Method-Override", "Forwarded", "X-Forwarded-Server", "X-Host", "X-Forwarded-Prefix",
+}
+
 // storability applies RFC 9111 and the edge's safety rules to a response
 // the edge received for request out.
 func storability(out *http.Request, status int, h http.Header, cc httpcache.Response, lifetime time.Duration) (bool, string) {
@@ -218,6 +228,9 @@ func (e *Edge) fetch(b *Behavior, r *http.Request, key string, stale *store.Entr
 	out := r.Clone(ctx)
 	out.Method = http.MethodGet // a HEAD miss fetches the whole response so it can be stored
 	for _, f := range conditionalFields {
+		out.Header.Del(f)
+	}
+	for _, f := range identityOverrides {
 		out.Header.Del(f)
 	}
 	if stale != nil {
