@@ -82,7 +82,7 @@ func (h *harness) do(t *testing.T, method, path string, kv ...string) (*http.Res
 	for i := 0; i+1 < len(kv); i += 2 {
 		req.Header.Add(kv[i], kv[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := noRedirects.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,6 +90,9 @@ func (h *harness) do(t *testing.T, method, path string, kv ...string) (*http.Res
 	b, _ := io.ReadAll(resp.Body)
 	return resp, string(b)
 }
+
+// noRedirects is a client that shows redirects instead of following them.
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
 func fixed(cc string, extra ...string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {

@@ -45,7 +45,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		fwd = httpcache.FwdStale
-		if reqCC.NoCache || (reqCC.HasMaxAge && age > reqCC.MaxAge) || reqCC.HasMinFresh {
+		if reqCC.NoCache || tooOld(reqCC, age) || reqCC.HasMinFresh {
 			fwd = httpcache.FwdRequest
 		}
 	}
@@ -112,7 +112,7 @@ func (e *Edge) usable(en *store.Entry, req httpcache.Request, age time.Duration)
 	if cc.NoCache || req.NoCache {
 		return false
 	}
-	if req.HasMaxAge && age > req.MaxAge {
+	if tooOld(req, age) {
 		return false
 	}
 	left := en.Lifetime - age
@@ -130,6 +130,13 @@ func (e *Edge) usable(en *store.Entry, req httpcache.Request, age time.Duration)
 		return false
 	}
 	return req.MaxStaleUnbounded || -left <= req.MaxStale
+}
+
+// tooOld reports whether the request's max-age rules out a response aged
+// age. max-age=0 always does: clients send it to ask for validation, and
+// ages are counted in whole seconds on the wire.
+func tooOld(req httpcache.Request, age time.Duration) bool {
+	return req.HasMaxAge && (age > req.MaxAge || req.MaxAge == 0)
 }
 
 // fetched is the outcome of one origin request.

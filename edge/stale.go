@@ -37,7 +37,7 @@ var errOriginDown = errors.New("edge: origin recently unreachable")
 func staleWhileRevalidate(en *store.Entry, req httpcache.Request, age time.Duration) bool {
 	cc := en.Directives
 	if !cc.HasStaleWhileRevalidate || cc.NoCache || cc.MustRevalidate || cc.ProxyRevalidate ||
-		req.NoCache || (req.HasMaxAge && age > req.MaxAge) || req.HasMinFresh {
+		req.NoCache || tooOld(req, age) || req.HasMinFresh {
 		return false
 	}
 	return age-en.Lifetime <= cc.StaleWhileRevalidate
