@@ -470,10 +470,10 @@ func (e *Edge) writeBody(w http.ResponseWriter, r *http.Request, status int, bod
 	if rest == nil {
 		h.Set("Content-Length", strconv.Itoa(len(body)))
 	}
-	if status == http.StatusOK && rest == nil {
+	if status == http.StatusOK && rest == nil && needsServeContent(r) {
 		var modified time.Time
-		if lm, err := http.ParseTime(h.Get("Last-Modified")); err == nil {
-			modified = lm
+		if lm := h.Get("Last-Modified"); lm != "" {
+			modified, _ = http.ParseTime(lm)
 		}
 		if _, ok := h["Content-Type"]; !ok {
 			h["Content-Type"] = nil // never sniff: send what the origin sent
@@ -497,17 +497,28 @@ func (e *Edge) writeBody(w http.ResponseWriter, r *http.Request, status int, bod
 func (e *Edge) setStatus(h http.Header, cs httpcache.CacheStatus, xcache string) {
 	cs.Cache = e.cfg.Name
 	if prev := h.Get("Cache-Status"); prev != "" {
-		h.Set("Cache-Status", prev+", "+cs.String())
+		h["Cache-Status"] = []string{prev + ", " + cs.String()}
 	} else {
-		h.Set("Cache-Status", cs.String())
+		h["Cache-Status"] = []string{cs.String()}
 	}
-	h.Set("X-Cache", xcache)
+	h["X-Cache"] = []string{xcache}
 }
 
+// copyHeader gives dst the fields of src without copying their values: the
+// slices are capped, so an Add on dst reallocates instead of writing into
+// src's (stored, shared) backing arrays, and Set and Del replace entries.
 func copyHeader(dst, src http.Header) {
 	for k, vs := range src {
-		dst[k] = append([]string(nil), vs...)
+		dst[k] = vs[:len(vs):len(vs)]
 	}
+}
+
+// needsServeContent reports whether a request asks for more than the whole
+// body: a range or a precondition, which http.ServeContent evaluates.
+func needsServeContent(r *http.Request) bool {
+	h := r.Header
+	return len(h["Range"]) > 0 || len(h["If-None-Match"]) > 0 || len(h["If-Modified-Since"]) > 0 ||
+		len(h["If-Match"]) > 0 || len(h["If-Unmodified-Since"]) > 0
 }
 
 func hasField(fields []string, f string) bool {

@@ -28,6 +28,9 @@ const (
 // parseDate parses an HTTP-date in any of the three formats RFC 9110 section
 // 5.6.7 requires recipients to accept.
 func parseDate(s string) (time.Time, bool) {
+	if s == "" {
+		return time.Time{}, false
+	}
 	t, err := http.ParseTime(strings.TrimSpace(s))
 	return t, err == nil
 }
