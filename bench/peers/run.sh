@@ -272,7 +272,7 @@ start nginx nginx -p "$TMP/nginx/" -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/err
 # -T none: no management CLI port. The default jail (-j unix) works as root
 # on Debian (it switches to the varnish/vcache users); VARNISH_JAIL=none runs
 # everything as the invoking user instead.
-VARNISH_ARGS=(-F -a "127.0.0.1:$VARNISH_PORT" -b "127.0.0.1:$ORIGIN_PORT" -s malloc,256m -n "$TMP/varnish" -T none)
+VARNISH_ARGS=(-F -a "127.0.0.1:$VARNISH_PORT" -b "127.0.0.1:$ORIGIN_PORT" -s "malloc,256m" -n "$TMP/varnish" -T none)
 [[ -n ${VARNISH_JAIL:-} ]] && VARNISH_ARGS+=(-j "$VARNISH_JAIL")
 start varnish varnishd "${VARNISH_ARGS[@]}"
 
@@ -334,6 +334,7 @@ warm() { # server size
 }
 
 # to_ms: a wrk duration (812.00us, 3.21ms, 1.02s, 1.50m) in milliseconds.
+# shellcheck disable=SC2016 # awk code, expanded by awk
 WRK_AWK='
 function to_ms(v,   n, u) {
 	n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
