@@ -2,9 +2,12 @@ package edge
 
 import (
 	"bufio"
+	"github.com/strata-cache/strata/edge/store"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -84,4 +87,49 @@ func TestMalformedFreshnessIsStale(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestRFCStrictStoresSetCookie(t *testing.T) {
+	o := newOrigin(t, fixed("max-age=60", "Set-Cookie", "a=b"))
+	st, _ := store.NewMemory(store.Options{MaxBytes: 1 << 20})
+	defer st.Close()
+	u, _ := url.Parse(o.srv.URL)
+	e, err := New(Config{Behaviors: []Behavior{{Pattern: "*", Origin: URLOrigin(u, nil)}}, Store: st, RFCStrict: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get(e, "/c")
+	if rec := get(e, "/c"); rec.Header().Get("X-Cache") != "Hit from strata" || rec.Header().Get("Set-Cookie") != "a=b" {
+		t.Errorf("strict mode: %v", rec.Header())
+	}
+}
+
+func FuzzVaryAndKey(f *testing.F) {
+	f.Add("Accept-Encoding, accept-language", "gzip,  br", "Example.COM:80", "/a?b=c")
+	f.Add("*, x", "", "", "")
+	f.Fuzz(func(t *testing.T, vary, value, host, uri string) {
+		resp := http.Header{"Vary": {vary}}
+		req := http.Header{}
+		for _, n := range varyNames(resp) {
+			if n == "*" || n == "" {
+				t.Fatalf("varyNames kept %q", n)
+			}
+			req[n] = []string{value}
+		}
+		names := varyNames(resp)
+		if !slices.IsSorted(names) {
+			t.Fatalf("names not sorted: %q", names)
+		}
+		if !varyMatches(varyValues(resp, req), req) {
+			t.Fatalf("a request does not match the values recorded from it")
+		}
+		marker := &store.Entry{VaryNames: names, Generation: 1}
+		if secondaryKey("k", marker, req) != secondaryKey("k", marker, req.Clone()) {
+			t.Fatal("secondary key not deterministic")
+		}
+		k := keyFor("http", host, uri)
+		if !strings.HasPrefix(k, "http://") || strings.ToLower(k) != "http://"+strings.ToLower(host)+strings.ToLower(uri) {
+			t.Fatalf("key %q", k)
+		}
+	})
 }

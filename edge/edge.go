@@ -94,6 +94,11 @@ type Config struct {
 	Now func() time.Time
 	// Recorder receives metrics. Default: none.
 	Recorder Recorder
+	// RFCStrict stores responses with Set-Cookie as RFC 9111 allows, and
+	// replays the cookie with them. By default such responses are not
+	// stored unless private="Set-Cookie" or no-cache="Set-Cookie" lets the
+	// edge strip the cookie, so one client's cookie never reaches another.
+	RFCStrict bool
 	// Logger receives origin errors. Default: slog.Default().
 	Logger *slog.Logger
 }

@@ -210,11 +210,11 @@ var identityOverrides = []string{
 
 // storability applies RFC 9111 and the edge's safety rules to a response
 // the edge received for request out.
-func storability(out *http.Request, status int, h http.Header, cc httpcache.Response, lifetime time.Duration) (bool, string) {
+func (e *Edge) storability(out *http.Request, status int, h http.Header, cc httpcache.Response, lifetime time.Duration) (bool, string) {
 	ok, reason := httpcache.Storable(out, status, h, cc)
 	switch {
 	case !ok:
-	case len(h.Values("Set-Cookie")) > 0 && !hasField(cc.PrivateFields, "Set-Cookie") && !hasField(cc.NoCacheFields, "Set-Cookie"):
+	case !e.cfg.RFCStrict && len(h.Values("Set-Cookie")) > 0 && !hasField(cc.PrivateFields, "Set-Cookie") && !hasField(cc.NoCacheFields, "Set-Cookie"):
 		return false, "set-cookie"
 	case lifetime <= 0 && h.Get("Etag") == "" && h.Get("Last-Modified") == "":
 		return false, "stale-on-arrival"
@@ -279,7 +279,7 @@ func (e *Edge) fetch(b *Behavior, r *http.Request, key string, stale *store.Entr
 
 	cc := httpcache.ParseResponse(resp.Header)
 	lifetime, _ := httpcache.Lifetime(resp.StatusCode, resp.Header, cc, timing.ResponseTime)
-	ok, reason := storability(out, resp.StatusCode, resp.Header, cc, lifetime)
+	ok, reason := e.storability(out, resp.StatusCode, resp.Header, cc, lifetime)
 	res.reason = reason
 	if !ok {
 		return res, nil
@@ -323,7 +323,7 @@ func (e *Edge) refresh(out *http.Request, key string, stale *store.Entry, notMod
 	full.Retain = full.Lifetime + e.cfg.StaleRetention
 	full.Tags = surrogateKeys(full.Header)
 	res := &fetched{refreshed: &full}
-	ok, reason := storability(out, full.Status, full.Header, full.Directives, full.Lifetime)
+	ok, reason := e.storability(out, full.Status, full.Header, full.Directives, full.Lifetime)
 	if !ok {
 		res.reason = reason
 		e.cfg.Store.Delete(stale.Key)

@@ -28,12 +28,14 @@ type edgeFlags struct {
 	originTimeout time.Duration
 	// originRetryAfter is how long an unreachable origin is left alone.
 	originRetryAfter time.Duration
+	rfcStrict        bool
 }
 
 func (f *edgeFlags) register(fs *flag.FlagSet) {
 	fs.Uint64Var(&f.maxBytes, "edge-max-bytes", 256<<20, "bytes of responses the edge keeps in memory")
 	fs.Int64Var(&f.maxObjectSize, "max-object-size", 8<<20, "largest response body the edge stores; larger ones pass through")
 	fs.DurationVar(&f.originTimeout, "origin-timeout", 30*time.Second, "time limit for one origin request")
+	fs.BoolVar(&f.rfcStrict, "rfc-strict", false, "store responses with Set-Cookie as RFC 9111 allows (by default they are not shared, so no client gets another's cookie)")
 	fs.DurationVar(&f.originRetryAfter, "origin-retry-after", 2*time.Second, "after an origin cannot be reached, answer from stale or with an error for this long before trying it again")
 }
 
@@ -212,6 +214,7 @@ func newEdge(ef edgeFlags, metrics *obs.Metrics, logger *slog.Logger, behaviors 
 		MaxObjectSize:    ef.maxObjectSize,
 		OriginTimeout:    ef.originTimeout,
 		OriginRetryAfter: ef.originRetryAfter,
+		RFCStrict:        ef.rfcStrict,
 		Recorder:         metrics.Edge(),
 		Logger:           logger,
 	})
