@@ -48,6 +48,7 @@ const (
 	ResultHit        = "hit"         // served from the store, fresh
 	ResultRefreshHit = "refresh_hit" // stale in the store, origin said 304
 	ResultMiss       = "miss"        // fetched from the origin (stored or not)
+	ResultCollapsed  = "collapsed"   // answered by another request's origin fetch
 	ResultPass       = "pass"        // not cacheable: unsafe method or bypass
 	ResultStale      = "stale"       // served stale: while revalidating, or because the origin failed
 	ResultError      = "error"       // origin unreachable or failed

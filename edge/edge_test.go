@@ -371,6 +371,9 @@ func TestCollapsing(t *testing.T) {
 		{"max-age=60", 1}, // one fetch answers every waiter
 		{"private", 5},    // not shareable: every waiter fetches its own
 	} {
+		// Requests the origin was asked for are misses; those answered by
+		// another's fetch are collapsed hits.
+		wantHits := 5 - int(tt.wantCalls)
 		t.Run(tt.cc, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				var calls atomic.Int64
@@ -379,11 +382,15 @@ func TestCollapsing(t *testing.T) {
 				defer st.Close()
 				var wg sync.WaitGroup
 				bodies := make([]string, 5)
+				var hits atomic.Int64
 				for i := range bodies {
 					wg.Go(func() {
 						rec := httptest.NewRecorder()
 						e.ServeHTTP(rec, httptest.NewRequest("GET", "http://h/c", nil))
 						bodies[i] = rec.Body.String()
+						if rec.Header().Get("X-Cache") == "Hit from strata" && strings.Contains(rec.Header().Get("Cache-Status"), "collapsed") {
+							hits.Add(1)
+						}
 					})
 				}
 				synctest.Wait() // every request is now in the origin or waiting on it
@@ -391,6 +398,9 @@ func TestCollapsing(t *testing.T) {
 				wg.Wait()
 				if n := calls.Load(); n != tt.wantCalls {
 					t.Errorf("origin calls = %d, want %d", n, tt.wantCalls)
+				}
+				if n := hits.Load(); n != int64(wantHits) {
+					t.Errorf("collapsed hits = %d, want %d", n, wantHits)
 				}
 				for i, b := range bodies {
 					if b != "gated" {

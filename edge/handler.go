@@ -97,12 +97,16 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.serveEntry(w, r, res.refreshed, now, httpcache.CacheStatus{Fwd: fwd, FwdStatus: http.StatusNotModified, Stored: res.stored, Collapsed: collapsed, Detail: res.reason}, e.xRHit)
 		return
 	}
-	result := ResultMiss
-	if res.shared == nil && !res.stored {
+	result, xcache := ResultMiss, e.xMiss
+	switch {
+	case collapsed:
+		// The origin was not asked on this request's behalf.
+		result, xcache = ResultCollapsed, e.xHit
+	case res.shared == nil && !res.stored:
 		result = ResultPass
 	}
 	e.cfg.Recorder.Request(b.Name, result)
-	e.serveFetched(w, r, res, httpcache.CacheStatus{Fwd: fwd, FwdStatus: res.status, Stored: res.stored, Collapsed: collapsed, Detail: res.reason})
+	e.serveFetched(w, r, res, httpcache.CacheStatus{Fwd: fwd, FwdStatus: res.status, Stored: res.stored, Collapsed: collapsed, Detail: res.reason}, xcache)
 }
 
 // usable reports whether stored entry en, aged age, may answer a request
@@ -450,11 +454,11 @@ func (e *Edge) serveEntry(w http.ResponseWriter, r *http.Request, en *store.Entr
 }
 
 // serveFetched writes a response just fetched.
-func (e *Edge) serveFetched(w http.ResponseWriter, r *http.Request, res *fetched, cs httpcache.CacheStatus) {
+func (e *Edge) serveFetched(w http.ResponseWriter, r *http.Request, res *fetched, cs httpcache.CacheStatus, xcache string) {
 	h := w.Header()
 	copyHeader(h, res.header)
 	h.Del("Surrogate-Control")
-	e.setStatus(h, cs, e.xMiss)
+	e.setStatus(h, cs, xcache)
 	e.writeBody(w, r, res.status, res.body, res.rest)
 }
 

@@ -7,8 +7,8 @@
 //
 // Series (all prefixed strata_):
 //
-//	edge_requests_total{behavior,result}     requests by how the edge answered (hit, refresh_hit, stale, miss, pass, error)
-//	edge_hit_ratio                           (hit+refresh_hit+stale) / (those + miss) since start
+//	edge_requests_total{behavior,result}     requests by how the edge answered (hit, refresh_hit, stale, collapsed, miss, pass, error)
+//	edge_hit_ratio                           (hit+refresh_hit+stale+collapsed) / (those + miss) since start
 //	edge_origin_fetches_total{behavior,code} origin requests by status class (2xx…5xx, or "error")
 //	app_cache_requests_total{tier,result}    application-cache lookups by tier (l1, l2) and hit/miss
 //	app_cache_hit_ratio{tier}                hits / lookups since start, per tier

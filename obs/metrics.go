@@ -38,7 +38,7 @@ func NewMetrics() *Metrics {
 	m := &Metrics{
 		reg: reg,
 		edgeRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "strata_edge_requests_total", Help: "Edge requests by behavior and result (hit, refresh_hit, stale, miss, pass, error).",
+			Name: "strata_edge_requests_total", Help: "Edge requests by behavior and result (hit, refresh_hit, stale, collapsed, miss, pass, error).",
 		}, []string{"behavior", "result"}),
 		originFetches: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "strata_edge_origin_fetches_total", Help: "Origin requests made by the edge, by behavior and status class.",
@@ -89,7 +89,7 @@ func (m *Metrics) Edge() EdgeRecorder { return EdgeRecorder{m} }
 func (r EdgeRecorder) Request(behavior, result string) {
 	r.m.edgeRequests.WithLabelValues(behavior, result).Inc()
 	switch result {
-	case "hit", "refresh_hit", "stale":
+	case "hit", "refresh_hit", "stale", "collapsed":
 		r.m.edgeHits.Add(1)
 		r.m.edgeLookups.Add(1)
 	case "miss":
