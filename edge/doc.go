@@ -28,7 +28,8 @@
 //     stale-if-error, a disconnected origin) and never past
 //     must-revalidate, proxy-revalidate or no-cache.
 //
-// Not yet: streaming a miss to collapsed waiters while it downloads (they
-// wait for the whole body, bounded by MaxObjectSize). Objects above
-// MaxObjectSize are streamed and not stored.
+//   - Collapsed waiters get a shareable response as soon as its headers
+//     arrive and stream its body as it is read (fill.go); memory per fetch
+//     is bounded by MaxObjectSize. Objects above MaxObjectSize are streamed
+//     to the requester and not stored.
 package edge

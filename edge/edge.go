@@ -10,8 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sync/singleflight"
-
 	"github.com/strata-cache/strata/edge/store"
 )
 
@@ -107,8 +105,10 @@ type Config struct {
 // Edge is the caching reverse proxy. It is an http.Handler; create it with New.
 type Edge struct {
 	cfg    Config
-	flight singleflight.Group
 	purges purgeLog
+	// fills are the collapsed origin fetches in flight, by flight key.
+	fillMu sync.Mutex
+	fills  map[string]*fill
 	// storeMu orders stores against purges: see storeUnlessPurged.
 	storeMu sync.RWMutex
 	// refreshing holds the keys being revalidated in the background.
@@ -177,6 +177,7 @@ func New(cfg Config) (*Edge, error) {
 	return &Edge{
 		cfg:       cfg,
 		downUntil: make([]atomic.Int64, len(cfg.Behaviors)),
+		fills:     map[string]*fill{},
 		xHit:      "Hit from " + cfg.Name,
 		xMiss:     "Miss from " + cfg.Name,
 		xRHit:     "RefreshHit from " + cfg.Name,

@@ -65,7 +65,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case e.originDown(b):
 		err = errOriginDown
 	case alone:
-		res, err = e.fetch(b, r, key, stale, !reqCC.NoStore)
+		res, err = e.fetch(b, r, key, stale, !reqCC.NoStore, nil, "")
 	default:
 		res, collapsed, err = e.collapsedFetch(b, r, key, flightKey, stale)
 	}
@@ -77,7 +77,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		e.cfg.Recorder.Request(b.Name, ResultError)
-		if !errors.Is(err, errOriginDown) {
+		if !errors.Is(err, errOriginDown) && r.Context().Err() == nil {
 			e.cfg.Logger.Warn("edge: origin fetch failed", "behavior", b.Name, "key", key, "err", err)
 		}
 		e.setStatus(w.Header(), httpcache.CacheStatus{Fwd: fwd, Detail: "origin-error"}, e.xMiss)
@@ -158,11 +158,14 @@ type fetched struct {
 	// refreshed is the stale entry the origin confirmed with 304, merged
 	// with the 304's fields, for the request that made the fetch.
 	refreshed *store.Entry
+	// fill, when set, streams the body (of length length) instead of body.
+	fill   *fill
+	length int64
 }
 
 // forWaiter returns the view of f a collapsed waiter may be given.
 func (f *fetched) forWaiter() *fetched {
-	w := &fetched{status: f.shared.Status, header: f.shared.Header, body: f.shared.Body, shared: f.shared, stored: f.stored}
+	w := &fetched{status: f.shared.Status, header: f.shared.Header, body: f.shared.Body, shared: f.shared, stored: f.stored, fill: f.fill, length: f.length}
 	if f.refreshed != nil {
 		w.refreshed = f.shared
 	}
@@ -170,29 +173,38 @@ func (f *fetched) forWaiter() *fetched {
 }
 
 // collapsedFetch makes at most one origin request per key at a time. A
-// waiter is given the shared form of the response only when it may have it
-// (shareable, and its request matches the response's Vary); otherwise it
-// fetches on its own. The flight key includes the purge epoch, so a request
-// that arrives after a purge never joins a fetch that started before it.
+// waiter is given the shared form of the response, as soon as its headers
+// arrive, only when it may have it (shareable, and its request matches the
+// response's Vary); otherwise it fetches on its own. The flight key includes
+// the purge epoch, so a request that arrives after a purge never joins a
+// fetch that started before it.
 func (e *Edge) collapsedFetch(b *Behavior, r *http.Request, key, flightKey string, stale *store.Entry) (res *fetched, collapsed bool, err error) {
-	leader := false
 	flightKey += "\x00" + strconv.FormatUint(e.purges.current(), 10)
-	v, err, _ := e.flight.Do(flightKey, func() (any, error) {
-		leader = true
-		return e.fetch(b, r, key, stale, true)
-	})
-	if leader {
-		if err != nil {
-			return nil, false, err
-		}
-		return v.(*fetched), false, nil
+	e.fillMu.Lock()
+	f, joined := e.fills[flightKey]
+	if !joined {
+		f = newFill()
+		e.fills[flightKey] = f
 	}
-	if err == nil {
-		if f := v.(*fetched); f.shared != nil && varyMatches(f.shared.Vary, r.Header) {
-			return f.forWaiter(), true, nil
+	e.fillMu.Unlock()
+	if !joined {
+		res, err := e.fetch(b, r, key, stale, true, f, flightKey)
+		f.head, f.err = res, err
+		close(f.ready)
+		if res == nil || res.fill == nil {
+			e.endFill(flightKey, f) // nothing left to stream: the flight ends here
 		}
+		return res, false, err
 	}
-	res, err = e.fetch(b, r, key, stale, true)
+	select {
+	case <-f.ready:
+	case <-r.Context().Done():
+		return nil, false, r.Context().Err()
+	}
+	if f.err == nil && f.head.shared != nil && varyMatches(f.head.shared.Vary, r.Header) {
+		return f.head.forWaiter(), true, nil
+	}
+	res, err = e.fetch(b, r, key, stale, true, nil, "")
 	return res, false, err
 }
 
@@ -232,7 +244,11 @@ func shareable(en *store.Entry) bool { return en.Lifetime > 0 && !en.Directives.
 
 // fetch requests r's resource from b's origin, validating stale when given,
 // and stores the response when allowed and mayStore.
-func (e *Edge) fetch(b *Behavior, r *http.Request, key string, stale *store.Entry, mayStore bool) (*fetched, error) {
+//
+// With a fill (a collapsed fetch), a shareable response of announced length
+// is streamed through it (see fill.go); otherwise the body is read here, up
+// to MaxObjectSize+1 bytes.
+func (e *Edge) fetch(b *Behavior, r *http.Request, key string, stale *store.Entry, mayStore bool, f *fill, flightKey string) (*fetched, error) {
 	// The fetch may serve collapsed waiters, so the client that started it
 	// leaving does not cancel it; OriginTimeout bounds it.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), e.cfg.OriginTimeout)
@@ -264,9 +280,45 @@ func (e *Edge) fetch(b *Behavior, r *http.Request, key string, stale *store.Entr
 		return e.refresh(out, key, stale, resp.Header, timing, epoch, mayStore), nil
 	}
 
+	// Everything that decides storing is in the header; only the size is not.
+	cc := httpcache.ParseResponse(resp.Header)
+	lifetime, _ := httpcache.Lifetime(resp.StatusCode, resp.Header, cc, timing.ResponseTime)
+	ok, reason := e.storability(out, resp.StatusCode, resp.Header, cc, lifetime)
+	res := &fetched{status: resp.StatusCode, header: resp.Header, reason: reason, length: resp.ContentLength}
+	var en *store.Entry
+	switch {
+	case ok && !mayStore:
+		res.reason = "request-no-store"
+	case ok:
+		h := resp.Header.Clone()
+		httpcache.StripUnshared(h, cc)
+		en = &store.Entry{
+			Key: key, Path: r.URL.Path, Status: resp.StatusCode, Header: h,
+			Timing: timing, Lifetime: lifetime, Directives: cc, Vary: varyValues(resp.Header, r.Header),
+			Tags: surrogateKeys(h), Retain: lifetime + e.cfg.StaleRetention,
+		}
+		if names := varyNames(resp.Header); len(names) > 0 {
+			en.Key = e.variantKey(key, r.URL.Path, names, epoch, r.Header)
+		}
+	}
+
+	if f != nil && en != nil && shareable(en) && resp.ContentLength >= 0 && resp.ContentLength <= e.cfg.MaxObjectSize {
+		res.shared, res.fill = en, f
+		storeIt := !e.purges.purgedSince(epoch, en)
+		if storeIt {
+			res.stored = true // being stored: the body is still arriving
+		} else {
+			res.reason = "purged-during-fetch"
+		}
+		f.body = make([]byte, 0, resp.ContentLength)
+		e.background.Add(1)
+		go e.pump(f, flightKey, resp.Body, cancel, en, epoch, storeIt)
+		return res, nil
+	}
+
 	// Read up to MaxObjectSize+1 bytes: more than that is not stored.
 	body, readErr := io.ReadAll(io.LimitReader(resp.Body, e.cfg.MaxObjectSize+1))
-	res := &fetched{status: resp.StatusCode, header: resp.Header, body: body}
+	res.body = body
 	switch {
 	case readErr != nil:
 		resp.Body.Close()
@@ -280,28 +332,10 @@ func (e *Edge) fetch(b *Behavior, r *http.Request, key string, stale *store.Entr
 		resp.Body.Close()
 		cancel()
 	}
-
-	cc := httpcache.ParseResponse(resp.Header)
-	lifetime, _ := httpcache.Lifetime(resp.StatusCode, resp.Header, cc, timing.ResponseTime)
-	ok, reason := e.storability(out, resp.StatusCode, resp.Header, cc, lifetime)
-	res.reason = reason
-	if !ok {
+	if en == nil {
 		return res, nil
 	}
-	if !mayStore {
-		res.reason = "request-no-store"
-		return res, nil
-	}
-	h := resp.Header.Clone()
-	httpcache.StripUnshared(h, cc)
-	en := &store.Entry{
-		Key: key, Path: r.URL.Path, Status: resp.StatusCode, Header: h, Body: body,
-		Timing: timing, Lifetime: lifetime, Directives: cc, Vary: varyValues(resp.Header, r.Header),
-		Tags: surrogateKeys(h), Retain: lifetime + e.cfg.StaleRetention,
-	}
-	if names := varyNames(resp.Header); len(names) > 0 {
-		en.Key = e.variantKey(key, r.URL.Path, names, epoch, r.Header)
-	}
+	en.Body = body
 	if shareable(en) {
 		res.shared = en
 	}
@@ -459,7 +493,29 @@ func (e *Edge) serveFetched(w http.ResponseWriter, r *http.Request, res *fetched
 	copyHeader(h, res.header)
 	h.Del("Surrogate-Control")
 	e.setStatus(h, cs, xcache)
-	e.writeBody(w, r, res.status, res.body, res.rest)
+	if res.fill == nil {
+		e.writeBody(w, r, res.status, res.body, res.rest)
+		return
+	}
+	if needsServeContent(r) {
+		// Ranges and preconditions are answered from the whole body.
+		body, err := res.fill.wait(r.Context())
+		if err != nil {
+			panic(http.ErrAbortHandler)
+		}
+		e.writeBody(w, r, res.status, body, nil)
+		return
+	}
+	h["Content-Length"] = []string{strconv.FormatInt(res.length, 10)}
+	w.WriteHeader(res.status)
+	if r.Method == http.MethodHead {
+		return
+	}
+	if err := res.fill.stream(r.Context(), w); err != nil {
+		// The origin's body broke off (or the client left): abort, so the
+		// client cannot take a short body for the whole response.
+		panic(http.ErrAbortHandler)
+	}
 }
 
 // writeBody writes status and body. A complete 200 goes through

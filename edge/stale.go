@@ -81,7 +81,7 @@ func (e *Edge) revalidateInBackground(b *Behavior, r *http.Request, key string, 
 	go func() {
 		defer e.background.Done()
 		defer e.refreshing.Delete(key)
-		res, err := e.fetch(b, req, key, stale, true)
+		res, err := e.fetch(b, req, key, stale, true, nil, "")
 		if err != nil {
 			e.cfg.Logger.Warn("edge: background revalidation failed", "behavior", b.Name, "key", key, "err", err)
 			return
