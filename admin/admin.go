@@ -2,15 +2,14 @@ package admin
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
+	"github.com/strata-cache/strata/internal/httpapi"
 	"github.com/strata-cache/strata/inval"
 )
 
@@ -77,8 +76,7 @@ func New(cfg Config) (http.Handler, error) {
 func (h *handler) auth(fn func(http.ResponseWriter, *http.Request) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		err := errUnauthorized
-		if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok &&
-			subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(h.cfg.Token)) == 1 {
+		if httpapi.Bearer(r, h.cfg.Token) {
 			err = fn(w, r)
 		}
 		if err != nil {
@@ -98,7 +96,7 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	case errors.Is(err, errUnauthorized):
 		status = http.StatusUnauthorized
 		w.Header().Set("WWW-Authenticate", `Bearer realm="strata-admin"`)
-	case errors.Is(err, errBadRequest), errors.Is(err, inval.ErrInvalid):
+	case errors.Is(err, errBadRequest), errors.Is(err, inval.ErrInvalid), errors.Is(err, httpapi.ErrBadJSON):
 		status = http.StatusBadRequest
 	case errors.As(err, &maxErr):
 		status, msg = http.StatusRequestEntityTooLarge, fmt.Sprintf("admin: body larger than %d bytes", maxBody)
@@ -130,18 +128,9 @@ type CreateRequest struct {
 }
 
 func (h *handler) createInvalidation(w http.ResponseWriter, r *http.Request) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
-	dec.DisallowUnknownFields()
 	var req CreateRequest
-	if err := dec.Decode(&req); err != nil {
-		var maxErr *http.MaxBytesError
-		if errors.As(err, &maxErr) {
-			return err
-		}
-		return fmt.Errorf("%w: body is not a valid invalidation: %v", errBadRequest, err)
-	}
-	if dec.More() {
-		return fmt.Errorf("%w: body has data after the JSON object", errBadRequest)
+	if err := httpapi.DecodeJSON(w, r, maxBody, &req); err != nil {
+		return err
 	}
 	inv, err := h.cfg.Tracker.Create(r.Context(), req.Paths, req.Tags, req.CallerReference)
 	if err != nil {

@@ -2,7 +2,6 @@ package catalog
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/strata-cache/strata/cache"
 	"github.com/strata-cache/strata/httpcache"
+	"github.com/strata-cache/strata/internal/httpapi"
 )
 
 // Config configures a Service. Zero values take the defaults named.
@@ -280,11 +280,7 @@ func (s *Service) getProduct(w http.ResponseWriter, r *http.Request) error {
 }
 
 // authorized checks the admin bearer token in constant time.
-func (s *Service) authorized(r *http.Request) bool {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && s.cfg.AdminToken != "" &&
-		subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(s.cfg.AdminToken)) == 1
-}
+func (s *Service) authorized(r *http.Request) bool { return httpapi.Bearer(r, s.cfg.AdminToken) }
 
 // ifMatchVersion extracts the version from an If-Match of the product's own
 // ETag form; 0 means no precondition.
@@ -312,18 +308,12 @@ func (s *Service) putProduct(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
-	dec.DisallowUnknownFields()
 	var u Update
-	if err := dec.Decode(&u); err != nil {
-		var maxErr *http.MaxBytesError
-		if errors.As(err, &maxErr) {
-			return err
+	if err := httpapi.DecodeJSON(w, r, maxBody, &u); err != nil {
+		if errors.Is(err, httpapi.ErrBadJSON) {
+			return fmt.Errorf("%w: %v", ErrInvalid, err)
 		}
-		return fmt.Errorf("%w: body is not a valid product update: %v", ErrInvalid, err)
-	}
-	if dec.More() {
-		return fmt.Errorf("%w: body has data after the JSON object", ErrInvalid)
+		return err
 	}
 	if err := u.Validate(); err != nil {
 		return err

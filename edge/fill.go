@@ -56,14 +56,21 @@ func (f *fill) finish(err error) {
 	f.mu.Unlock()
 }
 
-// next returns the bytes after off, whether the body is complete, its error,
-// and a channel closed when there is more.
-func (f *fill) next(off int) (chunk []byte, done bool, err error, grew <-chan struct{}) {
+// progress is what a reader sees of a fill at one moment.
+type progress struct {
+	chunk []byte          // bytes after the reader's offset
+	done  bool            // the body is complete (or failed: err)
+	err   error           // why the body could not be read whole
+	grew  <-chan struct{} // closed when there is more
+}
+
+// next returns the fill's progress after off bytes. Bytes before
+// len(f.body) are never written again (the body only grows by append), so
+// the chunk may be read after the lock is released.
+func (f *fill) next(off int) progress {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	// Bytes before len(f.body) are never written again (the body only grows
-	// by append), so the chunk may be read after the lock is released.
-	return f.body[off:], f.done, f.fail, f.grew
+	return progress{f.body[off:], f.done, f.fail, f.grew}
 }
 
 // stream writes the body to w as it arrives, flushing whenever it would wait.
@@ -71,20 +78,20 @@ func (f *fill) stream(ctx context.Context, w http.ResponseWriter) error {
 	rc := http.NewResponseController(w)
 	off := 0
 	for {
-		chunk, done, err, grew := f.next(off)
-		if len(chunk) > 0 {
-			if _, werr := w.Write(chunk); werr != nil {
-				return werr
+		p := f.next(off)
+		if len(p.chunk) > 0 {
+			if _, err := w.Write(p.chunk); err != nil {
+				return err
 			}
-			off += len(chunk)
+			off += len(p.chunk)
 			continue
 		}
-		if done {
-			return err
+		if p.done {
+			return p.err
 		}
 		rc.Flush()
 		select {
-		case <-grew:
+		case <-p.grew:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -94,12 +101,12 @@ func (f *fill) stream(ctx context.Context, w http.ResponseWriter) error {
 // wait blocks until the body is complete and returns it.
 func (f *fill) wait(ctx context.Context) ([]byte, error) {
 	for {
-		chunk, done, err, grew := f.next(0)
-		if done {
-			return chunk, err
+		p := f.next(0)
+		if p.done {
+			return p.chunk, p.err
 		}
 		select {
-		case <-grew:
+		case <-p.grew:
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
@@ -128,10 +135,9 @@ func (e *Edge) pump(f *fill, flightKey string, body io.ReadCloser, cancel contex
 			return
 		}
 	}
-	full, _, _, _ := f.next(0)
 	if store {
 		stored := *en
-		stored.Body = full
+		stored.Body = f.next(0).chunk
 		e.storeUnlessPurged(epoch, &stored)
 	}
 	f.finish(nil)
