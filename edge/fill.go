@@ -29,6 +29,8 @@ type fill struct {
 	head  *fetched
 	err   error
 
+	want int64 // the announced Content-Length
+
 	mu   sync.Mutex
 	body []byte
 	done bool
@@ -135,9 +137,17 @@ func (e *Edge) pump(f *fill, flightKey string, body io.ReadCloser, cancel contex
 			return
 		}
 	}
+	full := f.next(0).chunk
+	if int64(len(full)) != f.want {
+		// Not the announced Content-Length (a RoundTripper that does not
+		// enforce it): never store or complete a body of the wrong length.
+		e.cfg.Logger.Warn("edge: origin body length differs from its Content-Length", "key", en.Key, "got", len(full), "want", f.want)
+		f.finish(io.ErrUnexpectedEOF)
+		return
+	}
 	if store {
 		stored := *en
-		stored.Body = f.next(0).chunk
+		stored.Body = full
 		e.storeUnlessPurged(epoch, &stored)
 	}
 	f.finish(nil)

@@ -188,25 +188,49 @@ func (e *Edge) collapsedFetch(b *Behavior, r *http.Request, key, flightKey strin
 	}
 	e.fillMu.Unlock()
 	if !joined {
-		res, err := e.fetch(b, r, key, stale, true, f, flightKey)
-		f.head, f.err = res, err
-		close(f.ready)
-		if res == nil || res.fill == nil {
-			e.endFill(flightKey, f) // nothing left to stream: the flight ends here
-		}
-		return res, false, err
+		return e.leadFill(b, r, key, flightKey, stale, f)
 	}
 	select {
 	case <-f.ready:
 	case <-r.Context().Done():
 		return nil, false, r.Context().Err()
 	}
-	if f.err == nil && f.head.shared != nil && varyMatches(f.head.shared.Vary, r.Header) {
+	if f.err != nil {
+		// The origin failed for everyone: asking again would double its
+		// load and the client's wait. The caller serves stale or an error.
+		return nil, false, f.err
+	}
+	if f.head.shared != nil && varyMatches(f.head.shared.Vary, r.Header) {
 		return f.head.forWaiter(), true, nil
 	}
 	res, err = e.fetch(b, r, key, stale, true, nil, "")
 	return res, false, err
 }
+
+// leadFill makes the origin request for a flight and publishes its outcome
+// to the waiters, even if the fetch panics (a panicking in-process origin
+// must not leave waiters blocked on the key).
+func (e *Edge) leadFill(b *Behavior, r *http.Request, key, flightKey string, stale *store.Entry, f *fill) (res *fetched, collapsed bool, err error) {
+	published := false
+	defer func() {
+		if !published {
+			f.err = errFetchPanicked
+			close(f.ready)
+			e.endFill(flightKey, f)
+		}
+	}()
+	res, err = e.fetch(b, r, key, stale, true, f, flightKey)
+	f.head, f.err = res, err
+	published = true
+	close(f.ready)
+	if res == nil || res.fill == nil {
+		e.endFill(flightKey, f) // nothing left to stream: the flight ends here
+	}
+	return res, false, err
+}
+
+// errFetchPanicked is what waiters get when the fetch they waited on panicked.
+var errFetchPanicked = errors.New("edge: origin fetch panicked")
 
 // conditionalFields are the request fields that make a fetch conditional or
 // partial; they are removed from fetches made on the cache's behalf, so that
@@ -222,6 +246,9 @@ var conditionalFields = []string{"If-None-Match", "If-Modified-Since", "If-Match
 var identityOverrides = []string{
 	"X-Original-Url", "X-Rewrite-Url", "X-Http-Method-Override", "X-Http-Method",
 	"X-Method-Override", "Forwarded", "X-Forwarded-Server", "X-Host", "X-Forwarded-Prefix",
+	// URLOrigin sets these itself; in-process origins must not see a
+	// client's own values either.
+	"X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Scheme", "X-Forwarded-Port",
 }
 
 // storability applies RFC 9111 and the edge's safety rules to a response
@@ -298,7 +325,7 @@ func (e *Edge) fetch(b *Behavior, r *http.Request, key string, stale *store.Entr
 			Tags: surrogateKeys(h), Retain: lifetime + e.cfg.StaleRetention,
 		}
 		if names := varyNames(resp.Header); len(names) > 0 {
-			en.Key = e.variantKey(key, r.URL.Path, names, epoch, r.Header)
+			en.Key = e.variantKey(key, r.URL.Path, names, epoch, r.Header, en.Retain)
 		}
 	}
 
@@ -310,7 +337,7 @@ func (e *Edge) fetch(b *Behavior, r *http.Request, key string, stale *store.Entr
 		} else {
 			res.reason = "purged-during-fetch"
 		}
-		f.body = make([]byte, 0, resp.ContentLength)
+		f.want, f.body = resp.ContentLength, make([]byte, 0, resp.ContentLength)
 		e.background.Add(1)
 		go e.pump(f, flightKey, resp.Body, cancel, en, epoch, storeIt)
 		return res, nil
@@ -462,9 +489,11 @@ func (e *Edge) invalidateURIs(r *http.Request, h http.Header) {
 		}
 		keys = append(keys, keyFor(scheme, r.Host, u.RequestURI()))
 	}
+	// Variants live under secondary keys that start with the primary key.
 	match := func(en *store.Entry) bool {
+		primary, _, _ := strings.Cut(en.Key, "\x00")
 		for _, k := range keys {
-			if en.Key == k {
+			if primary == k {
 				return true
 			}
 		}

@@ -3,6 +3,7 @@ package edge
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"time"
 
@@ -54,7 +55,9 @@ func staleOnError(en *store.Entry, req httpcache.Request, age time.Duration, unr
 	if cc.HasStaleIfError && staleness <= cc.StaleIfError {
 		return true
 	}
-	if req.HasStaleIfError && staleness <= req.StaleIfError {
+	// A client's own stale-if-error does not outweigh the origin's s-maxage,
+	// which forbids shared caches to serve stale (RFC 9111 section 5.2.2.10).
+	if req.HasStaleIfError && !cc.HasSMaxAge && staleness <= req.StaleIfError {
 		return true
 	}
 	return unreachable && !cc.HasSMaxAge
@@ -73,14 +76,15 @@ func serverError(status int) bool {
 // already running. The fetch runs on its own context (bounded by
 // OriginTimeout) and Close waits for it.
 func (e *Edge) revalidateInBackground(b *Behavior, r *http.Request, key string, stale *store.Entry) {
-	if _, running := e.refreshing.LoadOrStore(key, struct{}{}); running {
+	// One revalidation per stored response: variants of a URL each get theirs.
+	if _, running := e.refreshing.LoadOrStore(stale.Key, struct{}{}); running {
 		return
 	}
 	req := r.Clone(context.Background()) // its own header copy: r is reused after we return
 	e.background.Add(1)
 	go func() {
 		defer e.background.Done()
-		defer e.refreshing.Delete(key)
+		defer e.refreshing.Delete(stale.Key)
 		res, err := e.fetch(b, req, key, stale, true, nil, "")
 		if err != nil {
 			e.cfg.Logger.Warn("edge: background revalidation failed", "behavior", b.Name, "key", key, "err", err)
@@ -103,12 +107,14 @@ func (e *Edge) originDown(b *Behavior) bool {
 	return until != 0 && e.cfg.Now().UnixNano() < until
 }
 
-// noteOriginError remembers a connection failure of b's origin.
+// noteOriginError remembers that b's origin could not be connected to. Only
+// a failed dial counts: one slow URL (a timeout) or one broken body says
+// nothing about the origin's other URLs.
 func (e *Edge) noteOriginError(b *Behavior, err error) {
-	if errors.Is(err, errOriginDown) || errors.Is(err, context.Canceled) {
-		return
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Op == "dial" {
+		e.downUntil[b.index].Store(e.cfg.Now().Add(e.cfg.OriginRetryAfter).UnixNano())
 	}
-	e.downUntil[b.index].Store(e.cfg.Now().Add(e.cfg.OriginRetryAfter).UnixNano())
 }
 
 // errorStatus is the status for an origin failure: 504 when it timed out,

@@ -3,6 +3,7 @@ package edge
 import (
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -43,7 +44,7 @@ func (s *scripted) RoundTrip(r *http.Request) (*http.Response, error) {
 		<-gate
 	}
 	if down {
-		return nil, errors.New("connect: connection refused")
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")}
 	}
 	return HandlerOrigin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", cc)

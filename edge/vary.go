@@ -78,16 +78,24 @@ func (e *Edge) lookup(key string, req http.Header) (en *store.Entry, flightKey, 
 
 // variantKey returns the key to store a response varying on names under,
 // installing a vary marker for primary when there is none or when it names
-// other fields (a new generation: the old variants become unreachable).
-func (e *Edge) variantKey(primary, path string, names []string, epoch uint64, req http.Header) string {
+// other fields (a new generation: the old variants become unreachable). The
+// marker is kept at least as long as the variant (retain), so long-lived
+// variants stay reachable.
+func (e *Edge) variantKey(primary, path string, names []string, epoch uint64, req http.Header, retain time.Duration) string {
+	retain = max(retain, markerRetention)
 	marker, ok := e.cfg.Store.Get(primary)
-	if !ok || !marker.IsVaryMarker() || !slices.Equal(marker.VaryNames, names) {
-		marker = &store.Entry{Key: primary, Path: path, VaryNames: names, Generation: generations.Add(1), Retain: markerRetention}
+	switch {
+	case !ok || !marker.IsVaryMarker() || !slices.Equal(marker.VaryNames, names):
+		marker = &store.Entry{Key: primary, Path: path, VaryNames: names, Generation: generations.Add(1), Retain: retain}
 		e.storeUnlessPurged(epoch, marker)
+	case marker.Retain < retain:
+		longer := *marker
+		longer.Retain = retain
+		e.storeUnlessPurged(epoch, &longer)
 	}
 	return secondaryKey(primary, marker, req)
 }
 
-// markerRetention is how long a vary marker is kept; it is tiny, and losing
-// it early only costs a miss.
+// markerRetention is the least time a vary marker is kept; it is tiny, and
+// losing it early only costs a miss.
 const markerRetention = 24 * time.Hour
