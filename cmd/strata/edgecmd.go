@@ -5,7 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"math"
 	"net/url"
+	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/strata-cache/strata/admin"
@@ -13,6 +17,24 @@ import (
 	"github.com/strata-cache/strata/inval"
 	"github.com/strata-cache/strata/obs"
 )
+
+// limitMemory sets Go's soft memory limit from the edge's memory budget, so
+// an edge node's resident memory stays near -edge-max-bytes instead of
+// growing to about twice its live data between collections. The limit
+// covers Go's heap; about 8 MiB of resident memory (program text, stacks)
+// is outside it. An operator's GOMEMLIMIT wins.
+func limitMemory(budget uint64, logger *slog.Logger) {
+	if os.Getenv("GOMEMLIMIT") != "" || budget > math.MaxInt64 {
+		return
+	}
+	const outsideHeap = 8 << 20
+	limit := int64(budget) * 3 / 4
+	if budget > 4*outsideHeap {
+		limit = int64(budget) - outsideHeap
+	}
+	debug.SetMemoryLimit(limit)
+	logger.Debug("memory limit set", "bytes", limit)
+}
 
 func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("edge", flag.ContinueOnError)
@@ -40,6 +62,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	limitMemory(ef.maxBytes, logger)
 	edgeL, err := listen("edge", *listenAddr)
 	if err != nil {
 		return err

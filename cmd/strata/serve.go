@@ -32,7 +32,7 @@ type edgeFlags struct {
 }
 
 func (f *edgeFlags) register(fs *flag.FlagSet) {
-	fs.Uint64Var(&f.maxBytes, "edge-max-bytes", 256<<20, "bytes of responses the edge keeps in memory")
+	fs.Uint64Var(&f.maxBytes, "edge-max-bytes", 256<<20, "memory budget of the edge's cache: 65% holds responses, the rest is headroom for bookkeeping and garbage collection")
 	fs.Int64Var(&f.maxObjectSize, "max-object-size", 8<<20, "largest response body the edge stores; larger ones pass through")
 	fs.DurationVar(&f.originTimeout, "origin-timeout", 30*time.Second, "time limit for one origin request")
 	fs.BoolVar(&f.rfcStrict, "rfc-strict", false, "store responses with Set-Cookie as RFC 9111 allows (by default they are not shared, so no client gets another's cookie)")
@@ -202,9 +202,17 @@ func printToken(w io.Writer, token string, created bool, dataDir string) {
 	}
 }
 
+// storeShare is the part of the edge's memory budget that holds responses;
+// the rest covers per-entry bookkeeping the weights only approximate and
+// the garbage a busy edge makes between collections.
+const storeShare = 0.65
+
+// storeBytes is the store bound for an edge memory budget.
+func storeBytes(budget uint64) uint64 { return uint64(float64(budget) * storeShare) }
+
 // newEdge builds an edge with its store and subscribes it to bus.
 func newEdge(ef edgeFlags, metrics *obs.Metrics, logger *slog.Logger, behaviors []edge.Behavior, bus inval.Bus) (*edge.Edge, *store.Memory, error) {
-	st, err := store.NewMemory(store.Options{MaxBytes: ef.maxBytes})
+	st, err := store.NewMemory(store.Options{MaxBytes: storeBytes(ef.maxBytes)})
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: -edge-max-bytes: %v", errUsage, err)
 	}

@@ -43,9 +43,14 @@ type Entry struct {
 // response.
 func (e *Entry) IsVaryMarker() bool { return e.VaryNames != nil }
 
-// weight approximates the bytes an entry holds.
+// entryOverhead approximates the memory an entry costs beyond its strings
+// and body: the Entry, its header map, the store's node and index slot.
+const entryOverhead = 1024
+
+// weight approximates the bytes an entry holds in memory (the body's
+// capacity, not its length: that is what stays allocated).
 func (e *Entry) weight() uint32 {
-	n := len(e.Key) + len(e.Path) + len(e.Body) + 200
+	n := len(e.Key) + len(e.Path) + cap(e.Body) + entryOverhead
 	for k, vs := range e.Header {
 		n += len(k)
 		for _, v := range vs {
