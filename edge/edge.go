@@ -93,10 +93,14 @@ type Config struct {
 	Now func() time.Time
 	// Recorder receives metrics. Default: none.
 	Recorder Recorder
-	// RFCStrict stores responses with Set-Cookie as RFC 9111 allows, and
-	// replays the cookie with them. By default such responses are not
-	// stored unless private="Set-Cookie" or no-cache="Set-Cookie" lets the
-	// edge strip the cookie, so one client's cookie never reaches another.
+	// RFCStrict turns off the two safety defaults that go beyond RFC 9111,
+	// so responses are stored exactly as the RFC allows:
+	//   - responses with Set-Cookie are by default not stored unless
+	//     private="Set-Cookie" or no-cache="Set-Cookie" lets the edge strip
+	//     the cookie, so one client's cookie never reaches another;
+	//   - responses to requests with Cookie are by default stored only when
+	//     marked public, s-maxage, or by CDN-Cache-Control/Surrogate-Control,
+	//     because the origin may have personalised them.
 	RFCStrict bool
 	// Logger receives origin errors. Default: slog.Default().
 	Logger *slog.Logger

@@ -257,6 +257,11 @@ func (e *Edge) storability(out *http.Request, status int, h http.Header, cc http
 	ok, reason := httpcache.Storable(out, status, h, cc)
 	switch {
 	case !ok:
+	case !e.cfg.RFCStrict && out.Header.Get("Cookie") != "" && !cc.Public && !cc.HasSMaxAge && !cc.Targeted:
+		// The origin saw a cookie it may have personalised the response
+		// with; only an explicit statement for shared caches lets it be
+		// shared (the rule RFC 9111 section 3.5 gives Authorization).
+		return false, "cookie"
 	case !e.cfg.RFCStrict && len(h.Values("Set-Cookie")) > 0 && !hasField(cc.PrivateFields, "Set-Cookie") && !hasField(cc.NoCacheFields, "Set-Cookie"):
 		return false, "set-cookie"
 	case lifetime <= 0 && h.Get("Etag") == "" && h.Get("Last-Modified") == "":

@@ -151,6 +151,15 @@ var scenarios = []scenario{
 		{origin: ok("max-age=60", "Set-Cookie", "a=b"), csHas: "detail=set-cookie"},
 		{origin: ok("max-age=60"), xcache: "miss"},
 	}},
+	{"response to a request with Cookie is not shared by default", []step{
+		{req: []string{"Cookie", "session=alice"}, origin: ok("max-age=60"), csHas: "detail=cookie"},
+		{origin: ok("max-age=60"), xcache: "miss"},
+		{req: []string{"Cookie", "session=bob"}, xcache: "hit"},
+	}},
+	{"public response to a request with Cookie is shared", []step{
+		{req: []string{"Cookie", "session=alice"}, origin: ok("public, max-age=60"), xcache: "miss"},
+		{xcache: "hit"},
+	}},
 	{"stale-if-error on 500", []step{
 		{origin: ok("max-age=1, stale-if-error=60"), xcache: "miss"},
 		{advance: 5 * time.Second, origin: &originResp{status: 500}, xcache: "stale", body: "body"},

@@ -35,7 +35,7 @@ func (f *edgeFlags) register(fs *flag.FlagSet) {
 	fs.Uint64Var(&f.maxBytes, "edge-max-bytes", 256<<20, "memory budget of the edge's cache: 65% holds responses, the rest is headroom for bookkeeping and garbage collection")
 	fs.Int64Var(&f.maxObjectSize, "max-object-size", 8<<20, "largest response body the edge stores; larger ones pass through")
 	fs.DurationVar(&f.originTimeout, "origin-timeout", 30*time.Second, "time limit for one origin request")
-	fs.BoolVar(&f.rfcStrict, "rfc-strict", false, "store responses with Set-Cookie as RFC 9111 allows (by default they are not shared, so no client gets another's cookie)")
+	fs.BoolVar(&f.rfcStrict, "rfc-strict", false, "store exactly what RFC 9111 allows: by default responses with Set-Cookie, and responses to requests with Cookie that are not marked public or s-maxage, are not shared")
 	fs.DurationVar(&f.originRetryAfter, "origin-retry-after", 2*time.Second, "after an origin cannot be reached, answer from stale or with an error for this long before trying it again")
 }
 
