@@ -435,3 +435,15 @@ func TestPurgeDuringFetchIsNotStored(t *testing.T) {
 		}
 	})
 }
+
+// The edge forwards Accept-Encoding as the client sent it: Go's transport
+// must not add gzip and decompress behind the edge's back.
+func TestTransportKeepsRepresentation(t *testing.T) {
+	o := newOrigin(t, fixed("max-age=60"))
+	h := newHarness(t, behaviorFor(t, o))
+	rec := httptest.NewRecorder()
+	h.edge.ServeHTTP(rec, httptest.NewRequest("GET", "http://h/plain", nil))
+	if got := o.lastReq.Load().Header.Get("Accept-Encoding"); got != "" {
+		t.Errorf("origin saw Accept-Encoding %q for a request without one", got)
+	}
+}
