@@ -36,7 +36,7 @@ type origin struct {
 	lastReq atomic.Pointer[http.Request]
 }
 
-func newOrigin(t *testing.T, h http.HandlerFunc) *origin {
+func newOrigin(t testing.TB, h http.HandlerFunc) *origin {
 	o := &origin{handler: h}
 	o.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		o.calls.Add(1)

@@ -164,6 +164,8 @@ func (e *Edge) fetch(b *Behavior, r *http.Request, key string, stale *store.Entr
 	if stale != nil {
 		httpcache.Validators(stale.Header, out.Header)
 	}
+	// Tell the origin it may target Surrogate-Control directives at us.
+	out.Header.Set("Surrogate-Capability", e.cfg.Name+`="Surrogate/1.0"`)
 	epoch := e.purges.current()
 	timing := httpcache.Timing{RequestTime: e.cfg.Now()}
 	resp, err := b.Origin.RoundTrip(out)
@@ -182,7 +184,7 @@ func (e *Edge) fetch(b *Behavior, r *http.Request, key string, stale *store.Entr
 	}
 
 	// Everything that decides storing is in the header; only the size is not.
-	cc := httpcache.ParseResponse(resp.Header)
+	cc := httpcache.ParseResponseFor(resp.Header, e.cfg.Name)
 	lifetime, _ := httpcache.Lifetime(resp.StatusCode, resp.Header, cc, timing.ResponseTime)
 	ok, reason := e.storability(out, resp.StatusCode, resp.Header, cc, lifetime)
 	res := &fetched{status: resp.StatusCode, header: resp.Header, reason: reason, length: resp.ContentLength}
@@ -257,7 +259,7 @@ func (e *Edge) refresh(out *http.Request, key string, stale *store.Entry, notMod
 	full.Header = stale.Header.Clone()
 	httpcache.Freshen(full.Header, notModified)
 	full.Timing = timing
-	full.Directives = httpcache.ParseResponse(full.Header)
+	full.Directives = httpcache.ParseResponseFor(full.Header, e.cfg.Name)
 	full.Lifetime, _ = httpcache.Lifetime(full.Status, full.Header, full.Directives, timing.ResponseTime)
 	full.Retain = full.Lifetime + e.cfg.StaleRetention
 	full.Tags = surrogateKeys(full.Header)

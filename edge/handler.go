@@ -140,6 +140,17 @@ func tooOld(req httpcache.Request, age time.Duration) bool {
 	return req.HasMaxAge && (age > req.MaxAge || req.MaxAge == 0)
 }
 
+// safeMethod reports whether a method is known to be safe (RFC 9110 section
+// 9.2.1 and WebDAV's read methods). Any other method, known or not, may change
+// the resource, so its success invalidates (RFC 9111 section 4.4).
+func safeMethod(m string) bool {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, "PROPFIND", "REPORT", "SEARCH":
+		return true
+	}
+	return false
+}
+
 // pass forwards a request the cache does not handle (unsafe methods and
 // others) and invalidates as RFC 9111 section 4.4 requires.
 func (e *Edge) pass(w http.ResponseWriter, r *http.Request, b *Behavior) {
@@ -155,11 +166,8 @@ func (e *Edge) pass(w http.ResponseWriter, r *http.Request, b *Behavior) {
 	defer resp.Body.Close()
 	e.cfg.Recorder.OriginFetch(b.Name, resp.StatusCode)
 	e.cfg.Recorder.Request(b.Name, ResultPass)
-	switch r.Method {
-	case http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch:
-		if resp.StatusCode >= 200 && resp.StatusCode < 400 {
-			e.invalidateURIs(r, resp.Header)
-		}
+	if !safeMethod(r.Method) && resp.StatusCode >= 200 && resp.StatusCode < 400 {
+		e.invalidateURIs(r, resp.Header)
 	}
 	h := w.Header()
 	copyHeader(h, resp.Header)

@@ -13,7 +13,7 @@ import (
 // proxy does not forward.
 var hopHeaders = []string{
 	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
-	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+	"Proxy-Authorization", "Proxy-Authentication-Info", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
 }
 
 // removeHopHeaders deletes hop-by-hop fields, including those Connection names.

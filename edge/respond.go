@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -150,21 +151,40 @@ func varyValues(resp, req http.Header) map[string]string {
 				m = map[string]string{}
 			}
 			f = http.CanonicalHeaderKey(f)
-			m[f] = normaliseField(req.Values(f))
+			m[f] = normaliseField(f, req.Values(f))
 		}
 	}
 	return m
 }
 
-func normaliseField(vs []string) string {
-	return strings.Join(strings.Fields(strings.Join(vs, ",")), " ")
+// A field's lines and list elements are combined as RFC 9110 section 5.3
+// allows ("a, b", "a,b" and two lines "a" and "b" are the same), whitespace
+// inside elements is folded, and Accept-Language (case-insensitive
+// language ranges) is lower-cased and sorted, so clients that send the same
+// preferences differently share a variant.
+func normaliseField(name string, vs []string) string {
+	var elems []string
+	for _, v := range vs {
+		for _, e := range strings.Split(v, ",") {
+			if e = strings.Join(strings.Fields(e), " "); e != "" {
+				elems = append(elems, e)
+			}
+		}
+	}
+	if name == "Accept-Language" {
+		for i, e := range elems {
+			elems[i] = strings.ToLower(strings.ReplaceAll(e, " ", ""))
+		}
+		slices.Sort(elems)
+	}
+	return strings.Join(elems, ",")
 }
 
 // varyMatches reports whether req has the values a stored response was
 // selected with.
 func varyMatches(vary map[string]string, req http.Header) bool {
 	for f, v := range vary {
-		if normaliseField(req.Values(f)) != v {
+		if normaliseField(f, req.Values(f)) != v {
 			return false
 		}
 	}

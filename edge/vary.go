@@ -50,7 +50,7 @@ func secondaryKey(primary string, marker *store.Entry, req http.Header) string {
 	b.WriteString(strconv.FormatUint(marker.Generation, 10))
 	for _, f := range marker.VaryNames {
 		b.WriteByte(0)
-		b.WriteString(normaliseField(req.Values(f)))
+		b.WriteString(normaliseField(f, req.Values(f)))
 	}
 	return b.String()
 }

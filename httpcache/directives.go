@@ -61,6 +61,9 @@ type Request struct {
 type directive struct {
 	name, value string
 	hasValue    bool
+	// notDelta marks a structured-field value that is not an integer: a
+	// delta-seconds directive with it is ignored (RFC 9213 section 2.1).
+	notDelta bool
 }
 
 // parseDirectives splits every line of a Cache-Control style field into
@@ -160,6 +163,9 @@ func parseDelta(s string) (time.Duration, bool) {
 // argument, or a second occurrence with a different value, yields 0: RFC 9111
 // section 4.2.1 encourages treating such responses as stale.
 func deltaDirective(d directive, dst *time.Duration, has *bool) {
+	if d.notDelta {
+		return
+	}
 	v, ok := parseDelta(d.value)
 	if !d.hasValue || !ok {
 		v = 0
@@ -181,20 +187,84 @@ func fieldNames(v string) []string {
 	return names
 }
 
-// ParseResponse returns the directives this shared cache obeys for a response
-// with header h. When CDN-Cache-Control (RFC 9213) is present it replaces
-// Cache-Control entirely; otherwise Surrogate-Control does. The targeted field
-// is removed from h by the caller (see TargetedFields), not here.
-func ParseResponse(h http.Header) Response {
+// ParseResponse returns the directives a shared cache obeys for a response
+// with header h; see ParseResponseFor.
+func ParseResponse(h http.Header) Response { return ParseResponseFor(h, "") }
+
+// ParseResponseFor returns the directives the shared cache whose
+// Surrogate-Capability device token is device obeys for a response with
+// header h. A valid CDN-Cache-Control (RFC 9213: a Structured Fields
+// dictionary; an invalid one is ignored as a whole) replaces Cache-Control;
+// otherwise Surrogate-Control does, keeping only directives that are
+// untargeted or targeted at device ("max-age=60;device"). The caller removes
+// Surrogate-Control before forwarding the response (see StripUnshared).
+func ParseResponseFor(h http.Header, device string) Response {
 	var r Response
-	lines := h.Values("Cache-Control")
-	for _, name := range TargetedFields {
-		if v := h.Values(name); len(v) > 0 {
-			lines, r.Targeted = v, true
-			break
+	var ds []directive
+	if v := h.Values("Cdn-Cache-Control"); len(v) > 0 {
+		if members, err := parseSFDictionary(v); err == nil {
+			ds, r.Targeted = sfDirectives(members), true
 		}
 	}
-	for _, d := range parseDirectives(lines) {
+	if !r.Targeted {
+		if v := h.Values("Surrogate-Control"); len(v) > 0 {
+			if ds = forDevice(parseDirectives(v), device); len(ds) > 0 {
+				r.Targeted = true
+			}
+		}
+	}
+	if !r.Targeted {
+		ds = parseDirectives(h.Values("Cache-Control"))
+	}
+	r.apply(ds)
+	return r
+}
+
+// sfDirectives turns dictionary members into directives: a bare key (or
+// ?1) is a directive without value, ?0 is absent, integers and tokens are
+// values, and any other value cannot be a delta-seconds.
+func sfDirectives(members []sfMember) []directive {
+	ds := make([]directive, 0, len(members))
+	for _, m := range members {
+		d := directive{name: m.key}
+		switch m.kind {
+		case sfBool:
+			if !m.truth {
+				continue
+			}
+		case sfInteger, sfToken:
+			d.value, d.hasValue = m.value, true
+		default:
+			d.value, d.hasValue, d.notDelta = m.value, true, true
+		}
+		ds = append(ds, d)
+	}
+	return ds
+}
+
+// forDevice keeps the Surrogate-Control directives that apply to device:
+// untargeted ones, and those ending in ";device" (with the target removed).
+func forDevice(ds []directive, device string) []directive {
+	out := ds[:0:0]
+	for _, d := range ds {
+		text := &d.name
+		if d.hasValue {
+			text = &d.value
+		}
+		if base, target, ok := strings.Cut(*text, ";"); ok {
+			if device == "" || !strings.EqualFold(strings.TrimSpace(target), device) {
+				continue
+			}
+			*text = strings.TrimSpace(base)
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// apply sets r's fields from directives.
+func (r *Response) apply(ds []directive) {
+	for _, d := range ds {
 		switch d.name {
 		case "no-store":
 			r.NoStore = true
@@ -230,7 +300,6 @@ func ParseResponse(h http.Header) Response {
 			deltaDirective(d, &r.StaleIfError, &r.HasStaleIfError)
 		}
 	}
-	return r
 }
 
 // TargetedFields are the fields, in order of precedence, whose directives

@@ -25,14 +25,40 @@ const (
 	HeuristicMax      = 24 * time.Hour
 )
 
-// parseDate parses an HTTP-date in any of the three formats RFC 9110 section
-// 5.6.7 requires recipients to accept.
+// httpDateLayouts are the three HTTP-date formats of RFC 9110 section 5.6.7.
+var httpDateLayouts = []string{
+	http.TimeFormat,                  // IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT
+	"Monday, 02-Jan-06 15:04:05 GMT", // obsolete RFC 850 format
+	time.ANSIC,                       // asctime: Sun Nov  6 08:49:37 1994
+}
+
+// parseDate parses an HTTP-date strictly: the value must be exactly one of
+// the three formats (letter case aside), so "18  Aug" or a one-digit hour,
+// which time.Parse would accept, are invalid, as RFC 9111 requires of
+// Expires (and an invalid Expires means already stale).
 func parseDate(s string) (time.Time, bool) {
+	s = strings.TrimSpace(s)
 	if s == "" {
 		return time.Time{}, false
 	}
-	t, err := http.ParseTime(strings.TrimSpace(s))
-	return t, err == nil
+	norm := s
+	if n := len(norm); n > 3 && strings.EqualFold(norm[n-3:], "GMT") {
+		norm = norm[:n-3] + "GMT"
+	}
+	for _, layout := range httpDateLayouts {
+		t, err := time.Parse(layout, norm)
+		if err == nil && strings.EqualFold(afterWeekday(t.Format(layout)), afterWeekday(norm)) {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// afterWeekday drops the day name, which time.Parse checks is a day name but
+// not that it is the right one; senders get it wrong, and nothing depends on it.
+func afterWeekday(s string) string {
+	_, rest, _ := strings.Cut(s, " ")
+	return rest
 }
 
 // Date returns the Date of a response, or fallback (the time the response was

@@ -257,3 +257,66 @@ func FuzzParseResponse(f *testing.F) {
 		NotModified(r, hdr("Etag", v))
 	})
 }
+
+func TestParseDateStrict(t *testing.T) {
+	for _, tt := range []struct {
+		in string
+		ok bool
+	}{
+		{"Thu, 18 Aug 2050 02:01:18 GMT", true},
+		{"Thursday, 18-Aug-50 02:01:18 GMT", true},
+		{"Thu Aug 18 02:01:18 2050", true},
+		{"Mon Aug  8 02:01:18 2050", true},
+		{"Fri, 18 Aug 2050 02:01:18 GMT", true}, // wrong day name: tolerated
+		{"thu, 18 aug 2050 02:01:18 gmt", true},
+		{"Thu, 18 Aug 2050 02:01:18 gMT", true},
+		{"Thu, 18  Aug  2050 02:01:18 GMT", false},
+		{"Thu, 18 Aug 2050 2:01:18 GMT", false},
+		{"Thu, 18 Aug 2050 02:01:18 UTC", false},
+		{"2050-08-18T02:01:18Z", false},
+		{"0", false},
+		{"", false},
+	} {
+		if _, ok := parseDate(tt.in); ok != tt.ok {
+			t.Errorf("parseDate(%q) ok = %v, want %v", tt.in, ok, tt.ok)
+		}
+	}
+}
+
+func TestTargetedFields(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		h    http.Header
+		want Response
+	}{
+		{"invalid CDN-Cache-Control is ignored", hdr("Cache-Control", "no-store", "CDN-Cache-Control", "max-age=10000, &&&&&"), Response{NoStore: true}},
+		{"string max-age in CDN-Cache-Control is ignored", hdr("Cache-Control", "no-store", "CDN-Cache-Control", `max-age="10000"`), Response{Targeted: true}},
+		{"CDN-Cache-Control booleans", hdr("CDN-Cache-Control", "no-store, private=?0"), Response{NoStore: true, Targeted: true}},
+		{"surrogate targeted at us", hdr("Cache-Control", "no-store", "Surrogate-Control", "max-age=60;strata"), Response{MaxAge: time.Minute, HasMaxAge: true, Targeted: true}},
+		{"surrogate targeted elsewhere", hdr("Cache-Control", "no-store", "Surrogate-Control", "max-age=60;other"), Response{NoStore: true}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := ParseResponseFor(tt.h, "strata"); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func FuzzStructuredDictionary(f *testing.F) {
+	for _, s := range []string{`max-age=60, no-store`, `a=(1 2);x=?0`, `b="s\"q"`, `c=:YWJj:`, `d=1.5`, `&&`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		ms, err := parseSFDictionary([]string{v})
+		if err != nil {
+			return
+		}
+		for _, m := range ms {
+			if m.key == "" {
+				t.Fatalf("member with empty key from %q", v)
+			}
+		}
+		ParseResponseFor(http.Header{"Cdn-Cache-Control": {v}}, "strata")
+	})
+}
