@@ -645,7 +645,6 @@ var deviations = map[string]string{
 	"partial-store-partial-complete":                "206 responses are not stored (see above)",
 	"vary-normalise-lang-select":                    "needs content negotiation on Content-Language, not implemented",
 	"method-POST":                                   "POST responses are never reused for GET",
-	"interim-103":                                   "1xx interim responses are not forwarded yet",
 }
 
 // TestConformance runs the edge through scenarios modelled on the shared-

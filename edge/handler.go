@@ -4,6 +4,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
 	"strings"
 	"time"
 
@@ -19,7 +21,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		e.pass(w, r, b)
+		e.pass(w, forwardEarlyHints(w, r), b)
 		return
 	}
 	key := cacheKey(r)
@@ -58,6 +60,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var res *fetched
 	var err error
 	collapsed := false
+	r = forwardEarlyHints(w, r) // only now: hits do not pay for it
 	switch {
 	case e.originDown(b):
 		err = errOriginDown
@@ -104,6 +107,27 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	e.cfg.Recorder.Request(b.Name, result)
 	e.serveFetched(w, r, res, httpcache.CacheStatus{Fwd: fwd, FwdStatus: res.status, Stored: res.stored, Collapsed: collapsed, Detail: res.reason}, xcache)
+}
+
+// forwardEarlyHints makes the origin's 103 Early Hints, on a request this
+// client makes to the origin, reach this client. Other 1xx responses concern
+// only the hop they were sent on. Hints are never stored or replayed.
+func forwardEarlyHints(w http.ResponseWriter, r *http.Request) *http.Request {
+	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, hints textproto.MIMEHeader) error {
+		if code != http.StatusEarlyHints {
+			return nil
+		}
+		h := w.Header()
+		for k, vs := range hints {
+			h[k] = vs
+		}
+		w.WriteHeader(code)
+		for k := range hints {
+			delete(h, k)
+		}
+		return nil
+	}}
+	return r.WithContext(httptrace.WithClientTrace(r.Context(), trace))
 }
 
 // usable reports whether stored entry en, aged age, may answer a request
