@@ -123,6 +123,8 @@ type Edge struct {
 	xMiss      string
 	xRHit      string
 	xStale     string
+	via        string   // "1.1 <name>"
+	viaOnly    []string // {via}, shared by responses that had no Via
 }
 
 // ErrConfig is wrapped by New's errors.
@@ -186,6 +188,8 @@ func New(cfg Config) (*Edge, error) {
 		xMiss:     "Miss from " + cfg.Name,
 		xRHit:     "RefreshHit from " + cfg.Name,
 		xStale:    "StaleHit from " + cfg.Name,
+		via:       "1.1 " + cfg.Name,
+		viaOnly:   []string{"1.1 " + cfg.Name},
 	}, nil
 }
 

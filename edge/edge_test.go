@@ -447,3 +447,16 @@ func TestTransportKeepsRepresentation(t *testing.T) {
 		t.Errorf("origin saw Accept-Encoding %q for a request without one", got)
 	}
 }
+
+func TestVia(t *testing.T) {
+	o := newOrigin(t, fixed("max-age=60", "Via", "1.0 upstream"))
+	h := newHarness(t, behaviorFor(t, o))
+	for i := range 2 {
+		if resp, _ := h.do(t, "GET", "/via"); resp.Header.Get("Via") != "1.0 upstream, 1.1 strata" {
+			t.Errorf("response %d Via = %q", i, resp.Header.Get("Via"))
+		}
+	}
+	if via := o.lastReq.Load().Header.Get("Via"); via != "1.1 strata" {
+		t.Errorf("request Via = %q", via)
+	}
+}

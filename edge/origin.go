@@ -67,7 +67,7 @@ func (o *urlOrigin) RoundTrip(in *http.Request) (*http.Response, error) {
 	out.Host = in.Host // the origin sees the host the client asked for
 	pr.SetXForwarded()
 	removeHopHeaders(out.Header)
-	out.Header.Add("Via", "1.1 strata")
+	out.Header.Add("Via", "1.1 strata") // the edge's own name is not known here
 	resp, err := o.transport.RoundTrip(out)
 	if err != nil {
 		return nil, err

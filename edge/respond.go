@@ -101,6 +101,13 @@ func (e *Edge) setStatus(h http.Header, cs httpcache.CacheStatus, xcache string)
 		h["Cache-Status"] = []string{cs.String()}
 	}
 	h["X-Cache"] = []string{xcache}
+	// A proxy adds itself to Via on every message it forwards (RFC 9110
+	// section 7.6.3).
+	if via := h["Via"]; len(via) > 0 {
+		h["Via"] = []string{strings.Join(via, ", ") + ", " + e.via}
+	} else {
+		h["Via"] = e.viaOnly[:1:1]
+	}
 }
 
 // copyHeader gives dst the fields of src without copying their values: the
