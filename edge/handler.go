@@ -7,6 +7,7 @@ import (
 	"net/http/httptrace"
 	"net/textproto"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/strata-cache/strata/edge/store"
@@ -21,7 +22,8 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		e.pass(w, forwardEarlyHints(w, r), b)
+		r, stop := forwardEarlyHints(w, r)
+		e.pass(w, r, b, stop)
 		return
 	}
 	key := cacheKey(r)
@@ -60,7 +62,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var res *fetched
 	var err error
 	collapsed := false
-	r = forwardEarlyHints(w, r) // only now: hits do not pay for it
+	r, stopHints := forwardEarlyHints(w, r) // only now: hits do not pay for it
 	switch {
 	case e.originDown(b):
 		err = errOriginDown
@@ -69,6 +71,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		res, collapsed, err = e.collapsedFetch(b, r, key, flightKey, stale)
 	}
+	stopHints()
 	if err != nil {
 		e.noteOriginError(b, err)
 		if ok && staleOnError(stale, reqCC, age, true) {
@@ -112,9 +115,19 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // forwardEarlyHints makes the origin's 103 Early Hints, on a request this
 // client makes to the origin, reach this client. Other 1xx responses concern
 // only the hop they were sent on. Hints are never stored or replayed.
-func forwardEarlyHints(w http.ResponseWriter, r *http.Request) *http.Request {
+func forwardEarlyHints(w http.ResponseWriter, r *http.Request) (*http.Request, func()) {
+	if !r.ProtoAtLeast(1, 1) {
+		return r, func() {}
+	}
+	var mu sync.Mutex
+	done := false
 	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, hints textproto.MIMEHeader) error {
 		if code != http.StatusEarlyHints {
+			return nil
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if done {
 			return nil
 		}
 		h := w.Header()
@@ -127,7 +140,7 @@ func forwardEarlyHints(w http.ResponseWriter, r *http.Request) *http.Request {
 		}
 		return nil
 	}}
-	return r.WithContext(httptrace.WithClientTrace(r.Context(), trace))
+	return r.WithContext(httptrace.WithClientTrace(r.Context(), trace)), func() { mu.Lock(); done = true; mu.Unlock() }
 }
 
 // usable reports whether stored entry en, aged age, may answer a request
@@ -177,9 +190,10 @@ func safeMethod(m string) bool {
 
 // pass forwards a request the cache does not handle (unsafe methods and
 // others) and invalidates as RFC 9111 section 4.4 requires.
-func (e *Edge) pass(w http.ResponseWriter, r *http.Request, b *Behavior) {
+func (e *Edge) pass(w http.ResponseWriter, r *http.Request, b *Behavior, stopHints func()) {
 	out := r.Clone(r.Context())
 	resp, err := b.Origin.RoundTrip(out)
+	stopHints()
 	if err != nil {
 		e.cfg.Recorder.OriginFetch(b.Name, 0)
 		e.cfg.Recorder.Request(b.Name, ResultError)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -182,7 +181,6 @@ func normaliseField(name string, vs []string) string {
 		for i, e := range elems {
 			elems[i] = strings.ToLower(strings.ReplaceAll(e, " ", ""))
 		}
-		slices.Sort(elems)
 	}
 	return strings.Join(elems, ",")
 }

@@ -202,7 +202,7 @@ func ParseResponseFor(h http.Header, device string) Response {
 	var r Response
 	var ds []directive
 	if v := h.Values("Cdn-Cache-Control"); len(v) > 0 {
-		if members, err := parseSFDictionary(v); err == nil {
+		if members, err := parseSFDictionary(v); err == nil && len(members) > 0 {
 			ds, r.Targeted = sfDirectives(members), true
 		}
 	}

@@ -30,6 +30,7 @@ var httpDateLayouts = []string{
 	http.TimeFormat,                  // IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT
 	"Monday, 02-Jan-06 15:04:05 GMT", // obsolete RFC 850 format
 	time.ANSIC,                       // asctime: Sun Nov  6 08:49:37 1994
+	"Mon Jan 02 15:04:05 2006",       // asctime, date3 with 2DIGIT day
 }
 
 // parseDate parses an HTTP-date strictly: the value must be exactly one of

@@ -2,6 +2,7 @@ package httpcache
 
 import (
 	"errors"
+	"slices"
 	"strings"
 )
 
@@ -44,7 +45,11 @@ func parseSFDictionary(lines []string) ([]sfMember, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, m)
+		if i := slices.IndexFunc(out, func(o sfMember) bool { return o.key == m.key }); i >= 0 {
+			out[i] = m // RFC 8941 4.2.2: a repeated key overwrites
+		} else {
+			out = append(out, m)
+		}
 		p.ows()
 		if !p.more() {
 			break

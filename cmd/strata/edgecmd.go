@@ -32,6 +32,8 @@ func limitMemory(budget uint64, logger *slog.Logger) {
 	if budget > 4*outsideHeap {
 		limit = int64(budget) - outsideHeap
 	}
+	// A tiny budget still gets room to work in rather than constant GC.
+	limit = max(limit, 32<<20)
 	debug.SetMemoryLimit(limit)
 	logger.Debug("memory limit set", "bytes", limit)
 }

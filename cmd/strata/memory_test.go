@@ -20,8 +20,8 @@ func TestMemoryBudget(t *testing.T) {
 		t.Errorf("limit for a 256 MiB budget = %d, want 248 MiB", got)
 	}
 	limitMemory(16<<20, logger)
-	if got := debug.SetMemoryLimit(-1); got != 12<<20 {
-		t.Errorf("limit for a 16 MiB budget = %d, want 12 MiB", got)
+	if got := debug.SetMemoryLimit(-1); got != 32<<20 {
+		t.Errorf("limit for a 16 MiB budget = %d, want the 32 MiB floor", got)
 	}
 	t.Setenv("GOMEMLIMIT", "1GiB")
 	debug.SetMemoryLimit(prev)
