@@ -167,15 +167,16 @@ func (e *Edge) fetch(b *Behavior, r *http.Request, key string, stale *store.Entr
 	// Tell the origin it may target Surrogate-Control directives at us.
 	out.Header.Set("Surrogate-Capability", e.cfg.Name+`="Surrogate/1.0"`)
 	epoch := e.purges.current()
-	timing := httpcache.Timing{RequestTime: e.cfg.Now()}
+	requested := e.cfg.Now()
 	resp, err := b.Origin.RoundTrip(out)
-	timing.ResponseTime = e.cfg.Now()
+	timing := httpcache.Timing{RequestTime: requested, ResponseTime: e.cfg.Now()}
 	if err != nil {
 		cancel()
 		e.cfg.Recorder.OriginFetch(b.Name, 0)
 		return nil, err
 	}
 	e.cfg.Recorder.OriginFetch(b.Name, resp.StatusCode)
+	timing = httpcache.Received(resp.Header, timing.RequestTime, timing.ResponseTime)
 
 	if resp.StatusCode == http.StatusNotModified && stale != nil {
 		resp.Body.Close()
@@ -258,7 +259,8 @@ func (e *Edge) refresh(out *http.Request, key string, stale *store.Entry, notMod
 	full := *stale
 	full.Header = stale.Header.Clone()
 	httpcache.Freshen(full.Header, notModified)
-	full.Timing = timing
+	// The stored response's Date and Age now come from the 304.
+	full.Timing = httpcache.Received(full.Header, timing.RequestTime, timing.ResponseTime)
 	full.Directives = httpcache.ParseResponseFor(full.Header, e.cfg.Name)
 	full.Lifetime, _ = httpcache.Lifetime(full.Status, full.Header, full.Directives, timing.ResponseTime)
 	full.Retain = full.Lifetime + e.cfg.StaleRetention

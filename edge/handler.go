@@ -33,7 +33,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ok := stale != nil
 	var age time.Duration
 	if ok {
-		age = httpcache.Age(stale.Header, stale.Timing, now)
+		age = httpcache.CurrentAge(stale.Timing, now)
 		if e.usable(stale, reqCC, age) {
 			e.cfg.Recorder.Request(b.Name, ResultHit)
 			e.serveEntry(w, r, stale, now, httpcache.CacheStatus{Hit: true}, e.xHit)

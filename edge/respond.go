@@ -18,7 +18,7 @@ import (
 func (e *Edge) serveEntry(w http.ResponseWriter, r *http.Request, en *store.Entry, now time.Time, cs httpcache.CacheStatus, xcache string) {
 	h := w.Header()
 	copyHeader(h, en.Header)
-	age := httpcache.Age(en.Header, en.Timing, now)
+	age := httpcache.CurrentAge(en.Timing, now)
 	h.Set("Age", strconv.FormatInt(int64(age/time.Second), 10))
 	cs.TTL, cs.HasTTL = int64((en.Lifetime-age)/time.Second), true
 	e.setStatus(h, cs, xcache)

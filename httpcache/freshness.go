@@ -88,18 +88,42 @@ func ageValue(h http.Header) time.Duration {
 type Timing struct {
 	RequestTime  time.Time // when the request that got the response was sent
 	ResponseTime time.Time // when the response was received
+	// Initial is the response's corrected initial age (RFC 9111 section
+	// 4.2.3), set by Received; zero for a Timing built by hand, in which
+	// case Age computes it from the header.
+	Initial time.Duration
+}
+
+// Received returns the Timing of a response with header h, requested at
+// requestTime and received at responseTime, with its initial age computed
+// once, so that CurrentAge on every later reuse is arithmetic only.
+func Received(h http.Header, requestTime, responseTime time.Time) Timing {
+	t := Timing{RequestTime: requestTime, ResponseTime: responseTime}
+	t.Initial = initialAge(h, t)
+	return t
+}
+
+// initialAge is the corrected initial age of RFC 9111 section 4.2.3.
+func initialAge(h http.Header, t Timing) time.Duration {
+	date := Date(h, t.ResponseTime)
+	apparent := max(0, t.ResponseTime.Sub(date))
+	delay := max(0, t.ResponseTime.Sub(t.RequestTime))
+	correctedAge := ageValue(h) + delay
+	return max(apparent, correctedAge)
+}
+
+// CurrentAge returns the current age at now of a response whose Timing came
+// from Received.
+func CurrentAge(t Timing, now time.Time) time.Duration {
+	resident := max(0, now.Sub(t.ResponseTime))
+	return min(t.Initial+resident, maxDelta)
 }
 
 // Age returns the current age of a response with header h at now, as
 // RFC 9111 section 4.2.3 computes it.
 func Age(h http.Header, t Timing, now time.Time) time.Duration {
-	date := Date(h, t.ResponseTime)
-	apparent := max(0, t.ResponseTime.Sub(date))
-	delay := max(0, t.ResponseTime.Sub(t.RequestTime))
-	correctedAge := ageValue(h) + delay
-	initial := max(apparent, correctedAge)
-	resident := max(0, now.Sub(t.ResponseTime))
-	return min(initial+resident, maxDelta)
+	t.Initial = initialAge(h, t)
+	return CurrentAge(t, now)
 }
 
 // Lifetime returns the freshness lifetime of a response with status and header

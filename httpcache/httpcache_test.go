@@ -113,20 +113,25 @@ func TestAge(t *testing.T) {
 		now    time.Time
 		want   time.Duration
 	}{
-		{"resident time only", hdr("Date", t0.Format(http.TimeFormat)), Timing{t0, t0}, t0.Add(30 * time.Second), 30 * time.Second},
-		{"age header plus delay", hdr("Age", "10", "Date", t0.Format(http.TimeFormat)), Timing{t0, t0.Add(2 * time.Second)}, t0.Add(2 * time.Second), 12 * time.Second},
-		{"apparent age from old date", hdr("Date", t0.Add(-time.Minute).Format(http.TimeFormat)), Timing{t0, t0}, t0, time.Minute},
-		{"date in the future", hdr("Date", t0.Add(time.Hour).Format(http.TimeFormat)), Timing{t0, t0}, t0.Add(time.Second), time.Second},
-		{"duplicate age uses first", hdr("Age", "5, 100"), Timing{t0, t0}, t0, 5 * time.Second},
-		{"second age field ignored", hdr("Age", "5", "Age", "100"), Timing{t0, t0}, t0, 5 * time.Second},
-		{"malformed age ignored", hdr("Age", "-3"), Timing{t0, t0}, t0, 0},
-		{"non-numeric age ignored", hdr("Age", "abc"), Timing{t0, t0}, t0, 0},
-		{"huge age capped", hdr("Age", "99999999999999999999"), Timing{t0, t0}, t0, maxDelta},
+		{"resident time only", hdr("Date", t0.Format(http.TimeFormat)), Timing{RequestTime: t0, ResponseTime: t0}, t0.Add(30 * time.Second), 30 * time.Second},
+		{"age header plus delay", hdr("Age", "10", "Date", t0.Format(http.TimeFormat)), Timing{RequestTime: t0, ResponseTime: t0.Add(2 * time.Second)}, t0.Add(2 * time.Second), 12 * time.Second},
+		{"apparent age from old date", hdr("Date", t0.Add(-time.Minute).Format(http.TimeFormat)), Timing{RequestTime: t0, ResponseTime: t0}, t0, time.Minute},
+		{"date in the future", hdr("Date", t0.Add(time.Hour).Format(http.TimeFormat)), Timing{RequestTime: t0, ResponseTime: t0}, t0.Add(time.Second), time.Second},
+		{"duplicate age uses first", hdr("Age", "5, 100"), Timing{RequestTime: t0, ResponseTime: t0}, t0, 5 * time.Second},
+		{"second age field ignored", hdr("Age", "5", "Age", "100"), Timing{RequestTime: t0, ResponseTime: t0}, t0, 5 * time.Second},
+		{"malformed age ignored", hdr("Age", "-3"), Timing{RequestTime: t0, ResponseTime: t0}, t0, 0},
+		{"non-numeric age ignored", hdr("Age", "abc"), Timing{RequestTime: t0, ResponseTime: t0}, t0, 0},
+		{"huge age capped", hdr("Age", "99999999999999999999"), Timing{RequestTime: t0, ResponseTime: t0}, t0, maxDelta},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := Age(tt.h, tt.timing, tt.now); got != tt.want {
 				t.Errorf("Age = %v want %v", got, tt.want)
+			}
+			// Parsing once at receipt gives the same age later.
+			received := Received(tt.h, tt.timing.RequestTime, tt.timing.ResponseTime)
+			if got := CurrentAge(received, tt.now); got != tt.want {
+				t.Errorf("CurrentAge = %v want %v", got, tt.want)
 			}
 		})
 	}
@@ -247,7 +252,7 @@ func FuzzParseResponse(f *testing.F) {
 		if life < 0 {
 			t.Fatalf("negative lifetime %v", life)
 		}
-		if a := Age(h, Timing{t0, t0}, t0); a < 0 {
+		if a := Age(h, Timing{RequestTime: t0, ResponseTime: t0}, t0); a < 0 {
 			t.Fatalf("negative age %v", a)
 		}
 		r, _ := http.NewRequest(http.MethodGet, "http://x/", nil)
