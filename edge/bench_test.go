@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/strata-cache/strata/edge/store"
 )
@@ -24,6 +25,7 @@ func benchEdge(b *testing.B) *Edge {
 	body := strings.Repeat("x", 2048)
 	origin := HandlerOrigin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=3600")
+		w.Header().Set("Date", time.Now().UTC().Format(http.TimeFormat)) // as every real origin sends
 		w.Header().Set("Content-Type", "text/html")
 		w.Header().Set("Etag", `"abc"`)
 		io.WriteString(w, body)
