@@ -14,7 +14,6 @@ import (
 // Sources a value can come from, as reported in Result.Source.
 const (
 	SourceL1     = "l1"
-	SourceL2     = "l2"
 	SourceLoader = "loader"
 )
 

@@ -302,12 +302,6 @@ func (r *Response) apply(ds []directive) {
 	}
 }
 
-// TargetedFields are the fields, in order of precedence, whose directives
-// replace Cache-Control for this cache. A cache that obeys one of them should
-// remove it before forwarding the response (RFC 9213 section 2.1 allows that
-// for Surrogate-Control; CDN-Cache-Control is kept for caches further down).
-var TargetedFields = []string{"Cdn-Cache-Control", "Surrogate-Control"}
-
 // ParseRequest returns the directives of a request with header h.
 func ParseRequest(h http.Header) Request {
 	var r Request

@@ -182,17 +182,6 @@ func (m *Memory) WaitAcked(ctx context.Context, seq uint64) error {
 	}
 }
 
-// Subscribers returns the names of the registered subscribers.
-func (m *Memory) Subscribers() []string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	names := make([]string, 0, len(m.subs))
-	for n := range m.subs {
-		names = append(names, n)
-	}
-	return names
-}
-
 // Close stops delivery and waits for the subscriber goroutines to return.
 func (m *Memory) Close() error {
 	m.mu.Lock()

@@ -30,7 +30,6 @@ type Relay struct {
 	mu      sync.Mutex // serialises Sync
 	pos     uint64     // last outbox sequence published
 	lastBus uint64     // bus sequence of the last event published
-	kick    chan struct{}
 }
 
 // NewRelay returns a relay that starts after the outbox's current last row:
@@ -43,7 +42,7 @@ func NewRelay(ctx context.Context, outbox Outbox, bus Bus, logger *slog.Logger) 
 	if err != nil {
 		return nil, fmt.Errorf("inval: relay start: %w", err)
 	}
-	return &Relay{outbox: outbox, bus: bus, logger: logger, pos: last, kick: make(chan struct{}, 1)}, nil
+	return &Relay{outbox: outbox, bus: bus, logger: logger, pos: last}, nil
 }
 
 // Sync publishes every outbox row not yet published and returns the bus
@@ -77,16 +76,9 @@ func (r *Relay) Sync(ctx context.Context) (uint64, error) {
 	return r.lastBus, nil
 }
 
-// Kick asks a running Run loop to sync now.
-func (r *Relay) Kick() {
-	select {
-	case r.kick <- struct{}{}:
-	default:
-	}
-}
-
-// Run syncs every interval and on every Kick until ctx ends. The interval
-// catches changes made by other database clients (psql, migrations).
+// Run syncs every interval until ctx ends. It catches changes made by other
+// database clients (psql, migrations); writes through the API call Sync
+// themselves so they need not wait for the interval.
 func (r *Relay) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -95,7 +87,6 @@ func (r *Relay) Run(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		case <-r.kick:
 		}
 		if _, err := r.Sync(ctx); err != nil && ctx.Err() == nil {
 			r.logger.Warn("inval: relay sync failed", "err", err)
