@@ -42,14 +42,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := flag.NewFlagSet("edge", flag.ContinueOnError)
 	origin := fs.String("origin", "", "origin URL to cache, e.g. http://127.0.0.1:3000 (required)")
 	listenAddr := fs.String("listen", ":8080", "address clients connect to")
-	var ef edgeFlags
-	var af adminFlags
-	ef.register(fs)
-	af.register(fs)
-	if err := parseFlags(fs, args, stderr); err != nil {
-		return err
-	}
-	logger, err := newLogger(af.logLevel, stderr)
+	ef, af, logger, err := parseNodeFlags(fs, args, stderr)
 	if err != nil {
 		return err
 	}

@@ -44,6 +44,18 @@ type adminFlags struct {
 	addr, token, dataDir, logLevel string
 }
 
+// parseNodeFlags registers the edge and admin flags shared by serve and
+// edge on fs, parses args, and returns them with the logger they ask for.
+func parseNodeFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (ef edgeFlags, af adminFlags, logger *slog.Logger, err error) {
+	ef.register(fs)
+	af.register(fs)
+	if err = parseFlags(fs, args, stderr); err != nil {
+		return ef, af, nil, err
+	}
+	logger, err = newLogger(af.logLevel, stderr)
+	return ef, af, logger, err
+}
+
 // loadToken returns the -admin-token flag, else $STRATA_ADMIN_TOKEN, else the
 // token kept in (or generated into) the data dir.
 func (f *adminFlags) loadToken() (token string, created bool, err error) {
@@ -68,14 +80,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	siteDir := fs.String("site-dir", "", "serve this directory as the static origin instead of the embedded sample site")
 	apiMaxAge := fs.Duration("api-max-age", time.Minute, "max-age the API gives cacheable responses")
 	cacheTTL := fs.Duration("cache-ttl", 5*time.Minute, "how long the API's application cache keeps values")
-	var ef edgeFlags
-	var af adminFlags
-	ef.register(fs)
-	af.register(fs)
-	if err := parseFlags(fs, args, stderr); err != nil {
-		return err
-	}
-	logger, err := newLogger(af.logLevel, stderr)
+	ef, af, logger, err := parseNodeFlags(fs, args, stderr)
 	if err != nil {
 		return err
 	}
