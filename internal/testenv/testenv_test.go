@@ -1,10 +1,18 @@
 package testenv_test
 
 import (
+	"bufio"
 	"context"
+	"errors"
+	"fmt"
+	"io"
 	"net"
+	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -101,6 +109,266 @@ func TestRedisIsolated(t *testing.T) {
 	}
 	if err := cb.Do(ctx, cb.B().Get().Key("only-a").Build()).Error(); !rueidis.IsRedisNil(err) {
 		t.Fatalf("GET only-a on %s: err = %v, want redis nil", b, err)
+	}
+}
+
+// respConn is a minimal RESP client over a plain connection, so that the
+// tests see exactly what the server does, without a client library's
+// reconnects.
+type respConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func dialRESP(addr string) (*respConn, error) {
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return &respConn{Conn: c, r: bufio.NewReader(c)}, nil
+}
+
+// do sends a command and returns a simple-string, integer or bulk reply;
+// a nil bulk reply is returned as "(nil)".
+func (c *respConn) do(args ...string) (string, error) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	if _, err := io.WriteString(c, b.String()); err != nil {
+		return "", err
+	}
+	line, err := c.r.ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	line = strings.TrimSuffix(line, "\r\n")
+	switch {
+	case line == "":
+		return "", errors.New("empty reply")
+	case line[0] == '+' || line[0] == ':':
+		return line[1:], nil
+	case line[0] == '-':
+		return "", errors.New(line[1:])
+	case line == "$-1":
+		return "(nil)", nil
+	case line[0] == '$':
+		n, err := strconv.Atoi(line[1:])
+		if err != nil {
+			return "", fmt.Errorf("bad bulk header %q", line)
+		}
+		buf := make([]byte, n+2)
+		if _, err := io.ReadFull(c.r, buf); err != nil {
+			return "", err
+		}
+		return string(buf[:n]), nil
+	}
+	return "", fmt.Errorf("unexpected reply %q", line)
+}
+
+// command dials addr, runs one command and closes the connection.
+func command(addr string, args ...string) (string, error) {
+	c, err := dialRESP(addr)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	return c.do(args...)
+}
+
+func mustPing(t *testing.T, addr string) {
+	t.Helper()
+	if got, err := command(addr, "PING"); err != nil || got != "PONG" {
+		t.Fatalf("PING %s = %q, %v; want PONG", addr, got, err)
+	}
+}
+
+// TestStartRedisRestart checks that Restart keeps the address, whether the
+// server is running or stopped, and that the restarted server answers.
+func TestStartRedisRestart(t *testing.T) {
+	t.Parallel()
+	p := testenv.StartRedis(t)
+	addr := p.Addr()
+	if !strings.HasPrefix(addr, "127.0.0.1:") {
+		t.Fatalf("Addr() = %q, want 127.0.0.1:PORT", addr)
+	}
+	mustPing(t, addr)
+	if got, err := command(addr, "SET", "k", "v"); err != nil || got != "OK" {
+		t.Fatalf("SET = %q, %v", got, err)
+	}
+
+	// A graceful restart of a running server.
+	p.Restart(t)
+	if p.Addr() != addr {
+		t.Fatalf("Addr() after Restart = %q, want %q", p.Addr(), addr)
+	}
+	mustPing(t, addr)
+	// Persistence is off, so the restarted server starts empty.
+	if got, err := command(addr, "GET", "k"); err != nil || got != "(nil)" {
+		t.Fatalf("GET k after restart = %q, %v; want (nil)", got, err)
+	}
+
+	// Stop, then Restart from stopped; Stop twice is harmless.
+	p.Stop()
+	p.Stop()
+	if _, err := command(addr, "PING"); err == nil {
+		t.Fatalf("PING %s succeeded after Stop", addr)
+	}
+	p.Restart(t)
+	mustPing(t, addr)
+}
+
+func TestStartRedisKill(t *testing.T) {
+	t.Parallel()
+	p := testenv.StartRedis(t)
+	addr := p.Addr()
+	conn, err := dialRESP(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if got, err := conn.do("PING"); err != nil || got != "PONG" {
+		t.Fatalf("PING = %q, %v; want PONG", got, err)
+	}
+
+	p.Kill()
+	// The open connection is gone, and new ones are refused.
+	if got, err := conn.do("PING"); err == nil {
+		t.Fatalf("PING on a connection to a killed server = %q, want an error", got)
+	}
+	if _, err := net.DialTimeout("tcp", addr, 5*time.Second); err == nil {
+		t.Fatalf("dial %s succeeded after Kill", addr)
+	} else if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Logf("dial after Kill: %v (not ECONNREFUSED)", err)
+	}
+	p.Kill() // no-op once stopped
+
+	p.Restart(t)
+	if p.Addr() != addr {
+		t.Fatalf("Addr() after Restart = %q, want %q", p.Addr(), addr)
+	}
+	mustPing(t, addr)
+}
+
+// TestStartRedisRestartExited checks that Restart brings back a server that
+// went away on its own, here through SHUTDOWN.
+func TestStartRedisRestartExited(t *testing.T) {
+	t.Parallel()
+	p := testenv.StartRedis(t)
+	conn, err := dialRESP(p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// SHUTDOWN closes the connection instead of replying.
+	if got, err := conn.do("SHUTDOWN", "NOSAVE"); err == nil {
+		t.Fatalf("SHUTDOWN replied %q", got)
+	}
+	p.Restart(t)
+	mustPing(t, p.Addr())
+}
+
+// fatalTB records a Fatalf instead of failing the real test, and stops the
+// calling goroutine as the real Fatalf would.
+type fatalTB struct {
+	testing.TB
+	mu  sync.Mutex
+	msg string
+}
+
+func (f *fatalTB) Fatalf(format string, args ...any) {
+	f.mu.Lock()
+	f.msg = fmt.Sprintf(format, args...)
+	f.mu.Unlock()
+	runtime.Goexit()
+}
+
+func TestStartRedisRestartPortTaken(t *testing.T) {
+	t.Parallel()
+	p := testenv.StartRedis(t)
+	p.Kill()
+	l, err := net.Listen("tcp", p.Addr())
+	if err != nil {
+		t.Fatalf("listen on %s after Kill: %v", p.Addr(), err)
+	}
+	defer l.Close()
+
+	ftb := &fatalTB{TB: t}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.Restart(ftb)
+	}()
+	<-done
+	if !strings.Contains(ftb.msg, "taken") {
+		t.Fatalf("Restart with the port taken: failure %q, want one saying the port was taken", ftb.msg)
+	}
+	// The handle is still stopped; the real test's cleanup has nothing to
+	// stop and nothing to report.
+}
+
+func TestRedisCluster(t *testing.T) {
+	t.Parallel()
+	addrs := testenv.RedisCluster(t)
+	if len(addrs) != 3 {
+		t.Fatalf("RedisCluster() = %v, want 3 addresses", addrs)
+	}
+	seen := make(map[string]bool)
+	for _, a := range addrs {
+		if !strings.HasPrefix(a, "127.0.0.1:") || seen[a] {
+			t.Fatalf("RedisCluster() = %v, want 3 distinct 127.0.0.1:PORT", addrs)
+		}
+		seen[a] = true
+		info, err := command(a, "CLUSTER", "INFO")
+		if err != nil {
+			t.Fatalf("CLUSTER INFO on %s: %v", a, err)
+		}
+		for _, want := range []string{"cluster_state:ok", "cluster_slots_assigned:16384", "cluster_known_nodes:3", "cluster_size:3"} {
+			if !strings.Contains(info, want+"\r\n") {
+				t.Errorf("CLUSTER INFO on %s lacks %q:\n%s", a, want, info)
+			}
+		}
+	}
+
+	cli, err := exec.LookPath("redis-cli")
+	if err != nil {
+		cli = "/usr/bin/redis-cli"
+	}
+	redisCLI := func(addr string, args ...string) string {
+		t.Helper()
+		host, port, _ := net.SplitHostPort(addr)
+		out, err := exec.Command(cli, append([]string{"-h", host, "-p", port}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("redis-cli -p %s %v: %v\n%s", port, args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+
+	// Keys spread over the slots: each is written through node 0, following
+	// redirects, and read through the other nodes. Without -c, some keys
+	// must be refused with MOVED, or the slots would not be spread.
+	moved := 0
+	for i := 0; i < 20; i++ {
+		key, val := "key:"+strconv.Itoa(i), "val-"+strconv.Itoa(i)
+		if got := redisCLI(addrs[0], "-c", "SET", key, val); got != "OK" {
+			t.Fatalf("SET %s through %s = %q, want OK", key, addrs[0], got)
+		}
+		for _, a := range addrs[1:] {
+			if got := redisCLI(a, "-c", "GET", key); got != val {
+				t.Fatalf("GET %s through %s = %q, want %q", key, a, got, val)
+			}
+		}
+		if _, err := command(addrs[0], "GET", key); err != nil && strings.HasPrefix(err.Error(), "MOVED ") {
+			moved++
+		}
+	}
+	if moved == 0 || moved == 20 {
+		t.Errorf("%d of 20 keys were MOVED away from %s; want some but not all", moved, addrs[0])
 	}
 }
 
