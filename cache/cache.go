@@ -4,17 +4,29 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/maypok86/otter/v2"
 	"golang.org/x/sync/singleflight"
 )
 
+// Tier names, as passed to Recorder.
+const (
+	TierL1 = "l1"
+	TierL2 = "l2"
+)
+
 // Sources a value can come from, as reported in Result.Source.
 const (
 	SourceL1     = "l1"
+	SourceL2     = "l2"
 	SourceLoader = "loader"
+	// SourceStale is a value past its freshness, served while one caller
+	// refreshes it, while the loader fails, or while the loader cap is full.
+	SourceStale = "stale"
 )
 
 // Item is a loaded value with the version it was read at and the tags an
@@ -25,46 +37,112 @@ type Item[V any] struct {
 	Tags    []string
 }
 
-// LoaderFunc loads the value for key, typically from the database.
+// LoaderFunc loads the value for key, typically from the database. It
+// returns an error wrapping ErrNotFound when the value does not exist.
 type LoaderFunc[V any] func(ctx context.Context, key string) (Item[V], error)
 
 // Result is what Get returns.
 type Result[V any] struct {
 	Item[V]
-	Source string // SourceL1 or SourceLoader
+	Source string // one of the Source constants
 }
 
 // Recorder receives the cache's measurements; implementations must be safe
-// for concurrent use.
+// for concurrent use. obs.Metrics.Cache() is the Prometheus one.
 type Recorder interface {
 	Hit(tier string)
 	Miss(tier string)
+	// StaleServed counts values served past their freshness.
+	StaleServed(tier string)
 	// Load is called after each loader call with its duration and error.
 	Load(d time.Duration, err error)
+	// LeaseWait is called after a caller waited for another's lease.
+	LeaseWait(d time.Duration)
+	// FillRefused counts fills a tier refused because it held newer data
+	// or a newer tombstone (a stale set that was prevented).
+	FillRefused(tier string)
+	// Breaker reports the L2 circuit breaker opening (true) or closing.
+	Breaker(open bool)
 }
 
-type nopRecorder struct{}
+// NopRecorder records nothing.
+type NopRecorder struct{}
 
-func (nopRecorder) Hit(string)                {}
-func (nopRecorder) Miss(string)               {}
-func (nopRecorder) Load(time.Duration, error) {}
+func (NopRecorder) Hit(string)                {}
+func (NopRecorder) Miss(string)               {}
+func (NopRecorder) StaleServed(string)        {}
+func (NopRecorder) Load(time.Duration, error) {}
+func (NopRecorder) LeaseWait(time.Duration)   {}
+func (NopRecorder) FillRefused(string)        {}
+func (NopRecorder) Breaker(bool)              {}
 
 // Options configure a Cache. Zero values take the defaults named.
-type Options struct {
-	// MaxEntries bounds L1. Default 100 000.
+type Options[V any] struct {
+	// MaxEntries bounds L1 by count. Default 100 000.
 	MaxEntries int
-	// TTL is how long a value stays in L1 after it is filled. Default 5m.
+	// MaxWeight bounds L1 by the sum of Weigher(key, value) instead.
+	MaxWeight uint64
+	Weigher   func(key string, v V) uint32
+
+	// TTL is how long a loaded value is fresh. Default 5m.
 	TTL time.Duration
+	// Jitter shortens each TTL by a random fraction up to Jitter, so keys
+	// loaded together do not expire together. Default 0.1; negative: none.
+	Jitter float64
+	// StaleFor is how long past its freshness a value may still be served
+	// while one caller refreshes it (stale-while-revalidate), or while the
+	// loader fails (stale-if-error). Default 0: never served stale.
+	StaleFor time.Duration
+	// NegativeTTL is how long "not found" is cached. Default 30s, at most
+	// TTL; negative: not cached.
+	NegativeTTL time.Duration
+	// Beta scales probabilistic early refresh (XFetch): a hot key is
+	// refreshed by one caller shortly before it expires, sooner the longer
+	// its load took. Default 1; negative disables early refresh.
+	Beta float64
+
 	// HoldOff is how long a tombstone outlives the entries it could
 	// contradict. Default 5s.
 	HoldOff time.Duration
-	// MaxTombstones bounds the tombstones kept. Default 100 000.
+	// MaxTombstones bounds the L1 tombstones kept. Default 100 000.
 	MaxTombstones int
-	// LoadTimeout bounds one loader call, so a hung load cannot hold every
-	// caller of its key. Default 30s.
+
+	// LoadTimeout bounds one load, including waiting for another caller's
+	// lease, so a hung load cannot hold every caller of its key. Default 30s.
 	LoadTimeout time.Duration
+	// MaxConcurrentLoads caps the loader calls in flight in this instance,
+	// to protect the database when L2 is down or cold. Callers beyond the
+	// cap get a stale value when one exists, otherwise wait. Default 64.
+	MaxConcurrentLoads int
+
+	// L2 is the shared tier (cache/redis). Nil: L1 only.
+	L2 Tier[V]
+	// L2Timeout bounds each L2 call; a slower call counts as a failure.
+	// Default 250ms.
+	L2Timeout time.Duration
+	// LeaseTTL is how long a load lease lives if its holder dies. Default 10s.
+	LeaseTTL time.Duration
+	// BreakerFailures is how many L2 failures in a row open the circuit
+	// breaker. Default 5.
+	BreakerFailures int
+	// BreakerCooldown is the first wait before probing a failed L2; it
+	// doubles up to 30 times. Default 500ms.
+	BreakerCooldown time.Duration
+	// DegradedTTL caps L1 lifetimes while the breaker is open, because
+	// invalidations may be missed then. Default 5s.
+	DegradedTTL time.Duration
+	// MaxPendingInvalidations bounds the invalidations kept to replay on L2
+	// when it returns; past it, L2 is flushed on return instead. Default 10 000.
+	MaxPendingInvalidations int
+
+	// TopKeys is how many hot keys the access statistics track (for
+	// Inventory and the warmer). Default 1024; negative disables.
+	TopKeys int
+
 	// Recorder receives metrics. Default: none.
 	Recorder Recorder
+	// Logger receives L2 failures and recoveries. Default: slog.Default().
+	Logger *slog.Logger
 	// Clock drives expiry; nil means the wall clock.
 	Clock otter.Clock
 }
@@ -72,199 +150,485 @@ type Options struct {
 // ErrOptions is wrapped by New's errors.
 var ErrOptions = errors.New("cache: invalid options")
 
-type entry[V any] struct {
-	item Item[V]
-}
-
-// Cache is a versioned, tag-invalidated cache of V values.
+// Cache is a versioned, tag-invalidated, two-level cache of V values. See
+// the package documentation for its guarantees.
 type Cache[V any] struct {
-	l1     *otter.Cache[string, *entry[V]]
-	tombs  *otter.Cache[string, uint64]
-	floor  atomic.Uint64
+	l1     *L1[V]
+	l2     Tier[V]
+	leaser Leaser
 	flight singleflight.Group
 	rec    Recorder
+	log    *slog.Logger
+	now    func() int64
+	opts   Options[V]
+	sem    chan struct{}
+	brk    *breaker
+	stats  *topKeys
 
-	loadTimeout time.Duration
+	refreshing sync.Map // key -> struct{}: early or stale refresh running
+
+	pendMu   sync.Mutex
+	pending  []invalidation // to replay on L2 when it returns
+	pendOver uint64         // highest version dropped from pending; flush L2 to it
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 }
 
-// New returns an empty Cache.
-func New[V any](opts Options) (*Cache[V], error) {
-	if opts.MaxEntries < 0 || opts.TTL < 0 || opts.HoldOff < 0 || opts.MaxTombstones < 0 || opts.LoadTimeout < 0 {
-		return nil, fmt.Errorf("%w: sizes and durations must not be negative", ErrOptions)
+type invalidation struct {
+	version uint64
+	names   []string
+}
+
+// New returns an empty Cache. With Options.L2 set, it subscribes to the
+// L2's invalidation notices (when the tier offers them) until Close.
+func New[V any](opts Options[V]) (*Cache[V], error) {
+	if err := opts.setDefaults(); err != nil {
+		return nil, err
 	}
-	if opts.MaxEntries == 0 {
-		opts.MaxEntries = 100_000
-	}
-	if opts.TTL == 0 {
-		opts.TTL = 5 * time.Minute
-	}
-	if opts.HoldOff == 0 {
-		opts.HoldOff = 5 * time.Second
-	}
-	if opts.MaxTombstones == 0 {
-		opts.MaxTombstones = 100_000
-	}
-	if opts.LoadTimeout == 0 {
-		opts.LoadTimeout = 30 * time.Second
-	}
-	if opts.Recorder == nil {
-		opts.Recorder = nopRecorder{}
-	}
-	c := &Cache[V]{rec: opts.Recorder, loadTimeout: opts.LoadTimeout}
-	l1, err := otter.New(&otter.Options[string, *entry[V]]{
-		MaximumSize:      opts.MaxEntries,
-		ExpiryCalculator: otter.ExpiryWriting[string, *entry[V]](opts.TTL),
-		Clock:            opts.Clock,
+	l1, err := NewL1(L1Options[V]{
+		MaxEntries:    opts.MaxEntries,
+		MaxWeight:     opts.MaxWeight,
+		Weigher:       opts.Weigher,
+		MaxTombstones: opts.MaxTombstones,
+		TombstoneTTL:  opts.TTL + opts.StaleFor + opts.HoldOff,
+		Clock:         opts.Clock,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrOptions, err)
+		return nil, err
 	}
-	tombs, err := otter.New(&otter.Options[string, uint64]{
-		MaximumSize:      opts.MaxTombstones,
-		ExpiryCalculator: otter.ExpiryWriting[string, uint64](opts.TTL + opts.HoldOff),
-		Clock:            opts.Clock,
-		OnAtomicDeletion: func(e otter.DeletionEvent[string, uint64]) {
-			if e.Cause == otter.CauseOverflow {
-				c.raiseFloor(e.Value)
-			}
-		},
-	})
-	if err != nil {
-		l1.StopAllGoroutines()
-		return nil, fmt.Errorf("%w: %v", ErrOptions, err)
+	c := &Cache[V]{
+		l1: l1, l2: opts.L2, rec: opts.Recorder, log: opts.Logger, now: l1.now, opts: opts,
+		sem:   make(chan struct{}, opts.MaxConcurrentLoads),
+		stats: newTopKeys(opts.TopKeys),
 	}
-	c.l1, c.tombs = l1, tombs
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.brk = &breaker{threshold: int32(opts.BreakerFailures)}
+	if c.l2 != nil {
+		c.leaser, _ = c.l2.(Leaser)
+		if n, ok := c.l2.(Notifier); ok {
+			c.wg.Go(func() {
+				n.Subscribe(c.ctx,
+					func(version uint64, names []string) { _ = c.l1.Invalidate(c.ctx, version, names...) },
+					func() { c.l1.drop() })
+			})
+		}
+	}
 	return c, nil
 }
 
-// Close stops the cache's background goroutines.
+func (o *Options[V]) setDefaults() error {
+	if o.MaxEntries < 0 || o.TTL < 0 || o.StaleFor < 0 || o.HoldOff < 0 || o.MaxTombstones < 0 ||
+		o.LoadTimeout < 0 || o.MaxConcurrentLoads < 0 || o.L2Timeout < 0 || o.LeaseTTL < 0 ||
+		o.BreakerFailures < 0 || o.BreakerCooldown < 0 || o.DegradedTTL < 0 || o.MaxPendingInvalidations < 0 {
+		return fmt.Errorf("%w: sizes and durations must not be negative", ErrOptions)
+	}
+	if o.Jitter >= 1 {
+		return fmt.Errorf("%w: Jitter must be below 1", ErrOptions)
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	defInt := func(n *int, v int) {
+		if *n == 0 {
+			*n = v
+		}
+	}
+	def(&o.TTL, 5*time.Minute)
+	def(&o.HoldOff, 5*time.Second)
+	def(&o.LoadTimeout, 30*time.Second)
+	def(&o.L2Timeout, 250*time.Millisecond)
+	def(&o.LeaseTTL, 10*time.Second)
+	def(&o.BreakerCooldown, 500*time.Millisecond)
+	def(&o.DegradedTTL, 5*time.Second)
+	def(&o.NegativeTTL, min(30*time.Second, o.TTL))
+	defInt(&o.MaxConcurrentLoads, 64)
+	defInt(&o.BreakerFailures, 5)
+	defInt(&o.MaxPendingInvalidations, 10_000)
+	defInt(&o.TopKeys, 1024)
+	if o.Jitter == 0 {
+		o.Jitter = 0.1
+	}
+	if o.Beta == 0 {
+		o.Beta = 1
+	}
+	if o.Recorder == nil {
+		o.Recorder = NopRecorder{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return nil
+}
+
+// Close stops the cache's background goroutines (the L2 subscription, the
+// breaker's probe, refreshes). It does not close the L2 tier.
 func (c *Cache[V]) Close() {
-	c.l1.StopAllGoroutines()
-	c.tombs.StopAllGoroutines()
+	c.cancel()
+	c.wg.Wait()
+	c.l1.Close()
 }
 
-func (c *Cache[V]) raiseFloor(v uint64) {
-	for {
-		cur := c.floor.Load()
-		if v <= cur || c.floor.CompareAndSwap(cur, v) {
-			return
-		}
-	}
-}
-
-// current reports whether an item read at version for key (with tags) is
-// still current: no tombstone and not the floor says otherwise.
-func (c *Cache[V]) current(key string, it *Item[V]) bool {
-	if it.Version < c.floor.Load() {
-		return false
-	}
-	if v, ok := c.tombs.GetIfPresent(key); ok && v > it.Version {
-		return false
-	}
-	for _, t := range it.Tags {
-		if v, ok := c.tombs.GetIfPresent(t); ok && v > it.Version {
-			return false
-		}
-	}
-	return true
-}
-
-// Get returns the value for key from L1, or loads it with load, fills L1 and
-// returns it. Concurrent Gets of one key share one load; a waiter whose ctx
-// ends stops waiting, while the load goes on for the others, bounded by
-// Options.LoadTimeout.
+// Get returns the value for key: from L1; else from L2 (filling L1); else
+// from load, run once across the cluster under a lease (or once in this
+// instance without an L2), filling L2 and L1. A loader error wrapping
+// ErrNotFound is cached for NegativeTTL, and Get then returns an error
+// wrapping ErrNotFound.
 //
-// A Get never returns a value older than an invalidation that happened before
-// it started: when the shared load it joined read older data, it loads again
-// (once; a source that still lags is returned as it is, and not cached).
+// A Get never returns a value older than an invalidation that returned
+// before it started, unless that value is served stale under StaleFor, which
+// never applies to invalidated values: those are gone from every tier.
+//
+// A Get never fails because a cache tier failed: L2 errors send it to the
+// loader (through the circuit breaker). It fails only when the loader fails
+// and no stale value exists, or when ctx ends.
 func (c *Cache[V]) Get(ctx context.Context, key string, load LoaderFunc[V]) (Result[V], error) {
-	if e, ok := c.l1.GetIfPresent(key); ok && c.current(key, &e.item) {
-		c.rec.Hit(SourceL1)
-		return Result[V]{Item: e.item, Source: SourceL1}, nil
+	now := c.now()
+	le := c.l1.lookup(key, now)
+	if le != nil {
+		if now < le.fresh && !c.tooOldWhileDegraded(le, now) {
+			c.rec.Hit(TierL1)
+			c.stats.touch(key)
+			c.maybeRefreshEarly(key, le, now, load)
+			return result(key, le.e, SourceL1)
+		}
+		if c.mayServeStale() {
+			c.rec.StaleServed(TierL1)
+			c.stats.touch(key)
+			c.refreshAsync(key, load)
+			return result(key, le.e, SourceStale)
+		}
 	}
-	c.rec.Miss(SourceL1)
-	it, err := c.load(ctx, key, load)
-	if err == nil && !c.current(key, &it) {
-		c.flight.Forget(key)
-		it, err = c.load(ctx, key, load)
+	if err := CheckKey(key); err != nil {
+		return Result[V]{}, err
 	}
+	c.rec.Miss(TierL1)
+	c.stats.touch(key)
+	var stale *Entry[V]
+	if le != nil {
+		stale = &le.e
+	}
+	e, src, err := c.fetchShared(ctx, key, load, stale)
 	if err != nil {
 		return Result[V]{}, err
 	}
-	return Result[V]{Item: it, Source: SourceLoader}, nil
+	return result(key, e, src)
 }
 
-// load runs load for key once for all concurrent callers and fills L1.
-func (c *Cache[V]) load(ctx context.Context, key string, load LoaderFunc[V]) (Item[V], error) {
+func result[V any](key string, e Entry[V], src string) (Result[V], error) {
+	if e.Negative {
+		return Result[V]{Item: Item[V]{Version: e.Version}, Source: src}, fmt.Errorf("%w: %q", ErrNotFound, key)
+	}
+	return Result[V]{Item: Item[V]{Value: e.Value, Version: e.Version, Tags: e.Tags}, Source: src}, nil
+}
+
+func (c *Cache[V]) mayServeStale() bool { return c.opts.StaleFor > 0 || c.brk.isOpen() }
+
+// tooOldWhileDegraded reports whether le is past the shortened lifetime L1
+// entries have while L2 (and with it, cross-instance invalidation) is down.
+func (c *Cache[V]) tooOldWhileDegraded(le *l1Entry[V], now int64) bool {
+	return c.brk.isOpen() && now-le.e.Stored.UnixNano() > int64(c.opts.DegradedTTL)
+}
+
+// fetchShared runs one fetch per key in this instance for all concurrent
+// callers. A caller that joined a fetch which read data older than an
+// invalidation made since fetches again, once.
+func (c *Cache[V]) fetchShared(ctx context.Context, key string, load LoaderFunc[V], stale *Entry[V]) (Entry[V], string, error) {
+	e, src, err := c.join(ctx, key, load, stale)
+	if err == nil && src != SourceStale && !c.l1.current(key, e.Version, e.Tags) {
+		c.flight.Forget(key)
+		e, src, err = c.join(ctx, key, load, stale)
+	}
+	return e, src, err
+}
+
+type fetched[V any] struct {
+	e   Entry[V]
+	src string
+}
+
+func (c *Cache[V]) join(ctx context.Context, key string, load LoaderFunc[V], stale *Entry[V]) (Entry[V], string, error) {
 	ch := c.flight.DoChan(key, func() (any, error) {
-		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.loadTimeout)
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.LoadTimeout)
 		defer cancel()
-		start := time.Now()
-		it, err := load(lctx, key)
-		c.rec.Load(time.Since(start), err)
-		if err != nil {
-			return nil, err
-		}
-		c.Fill(key, it)
-		return it, nil
+		e, src, err := c.fetch(fctx, key, load, stale, c.mayServeStale())
+		return fetched[V]{e, src}, err
 	})
 	select {
 	case <-ctx.Done():
-		return Item[V]{}, ctx.Err()
+		return Entry[V]{}, "", ctx.Err()
 	case r := <-ch:
 		if r.Err != nil {
-			return Item[V]{}, r.Err
+			return Entry[V]{}, "", r.Err
 		}
-		return r.Val.(Item[V]), nil
+		f := r.Val.(fetched[V])
+		return f.e, f.src, nil
 	}
 }
 
-// Fill stores it under key unless that would be a stale fill: the stored
-// entry is newer, or a tombstone for key or one of its tags is. It reports
-// whether it stored.
-func (c *Cache[V]) Fill(key string, it Item[V]) bool {
-	stored := false
-	c.l1.Compute(key, func(old *entry[V], found bool) (*entry[V], otter.ComputeOp) {
-		if found && old.item.Version > it.Version {
-			return old, otter.CancelOp
+// fetch finds a fresh value for key below L1: L2, then the loader under the
+// cluster-wide lease. With allowStale, a stale value (from L1 or L2) is
+// returned instead of waiting for another caller's lease or when the loader
+// fails, and a refresh is started.
+func (c *Cache[V]) fetch(ctx context.Context, key string, load LoaderFunc[V], stale *Entry[V], allowStale bool) (Entry[V], string, error) {
+	useL2 := c.l2 != nil && !c.brk.isOpen()
+	if useL2 {
+		e, ok, err := c.l2Get(ctx, key)
+		switch {
+		case err != nil:
+			useL2 = false
+		case ok && c.now() < e.Fresh.UnixNano():
+			c.rec.Hit(TierL2)
+			c.fillL1(ctx, key, e)
+			return e, SourceL2, nil
+		case ok:
+			c.rec.Miss(TierL2)
+			if stale == nil || e.Version >= stale.Version {
+				stale = &e
+			}
+		default:
+			c.rec.Miss(TierL2)
 		}
-		if !c.current(key, &it) {
-			return old, otter.CancelOp
+	}
+	if !allowStale {
+		stale = nil
+	}
+	if useL2 && c.leaser != nil {
+		for ctx.Err() == nil {
+			lease, err := c.lease(ctx, key)
+			if err != nil {
+				break // L2 failed: load without a lease
+			}
+			if lease.Held {
+				return c.loadAndFill(ctx, key, load, lease, stale, true)
+			}
+			if stale != nil {
+				c.rec.StaleServed(TierL2)
+				c.fillL1(ctx, key, *stale)
+				return *stale, SourceStale, nil
+			}
+			start := time.Now()
+			if err := lease.Wait(ctx, c.opts.LeaseTTL); err != nil {
+				return Entry[V]{}, "", err
+			}
+			c.rec.LeaseWait(time.Since(start))
+			e, ok, err := c.l2Get(ctx, key)
+			if err != nil {
+				break
+			}
+			if ok && c.now() < e.Fresh.UnixNano() {
+				c.rec.Hit(TierL2)
+				c.fillL1(ctx, key, e)
+				return e, SourceL2, nil
+			}
+			// The holder released without a fill (its load failed or it
+			// died): try for the lease again.
 		}
-		stored = true
-		return &entry[V]{item: it}, otter.WriteOp
+		if err := ctx.Err(); err != nil {
+			return Entry[V]{}, "", err
+		}
+	}
+	return c.loadAndFill(ctx, key, load, nil, stale, useL2 && !c.brk.isOpen())
+}
+
+// loadAndFill runs the loader under the instance's load cap and fills the
+// tiers; it releases lease (when held) after the L2 fill.
+func (c *Cache[V]) loadAndFill(ctx context.Context, key string, load LoaderFunc[V], lease *Lease, stale *Entry[V], fillL2 bool) (Entry[V], string, error) {
+	if lease != nil {
+		defer func() { _ = c.l2Call(ctx, lease.Release) }()
+	}
+	select {
+	case c.sem <- struct{}{}:
+	default:
+		if stale != nil {
+			c.rec.StaleServed(TierL1)
+			return *stale, SourceStale, nil
+		}
+		select {
+		case c.sem <- struct{}{}:
+		case <-ctx.Done():
+			return Entry[V]{}, "", ctx.Err()
+		}
+	}
+	start := c.now()
+	it, err := safeLoad(ctx, key, load)
+	<-c.sem
+	d := time.Duration(c.now() - start)
+	c.rec.Load(d, err)
+	negative := errors.Is(err, ErrNotFound)
+	if err != nil && (!negative || c.opts.NegativeTTL < 0) {
+		if stale != nil && !negative {
+			c.rec.StaleServed(TierL1)
+			c.log.Warn("cache: loader failed; serving stale", "key", key, "err", err)
+			return *stale, SourceStale, nil
+		}
+		return Entry[V]{}, "", err
+	}
+	e := c.newEntry(it, negative, start, d)
+	if fillL2 {
+		if stored, err := c.l2Fill(ctx, key, e); err == nil && !stored {
+			c.rec.FillRefused(TierL2)
+		}
+	}
+	c.fillL1(ctx, key, e)
+	return e, SourceLoader, nil
+}
+
+// safeLoad turns a loader panic into an error, so no lease, load slot or
+// waiter is left behind.
+func safeLoad[V any](ctx context.Context, key string, load LoaderFunc[V]) (it Item[V], err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("cache: loader for %q panicked: %v", key, p)
+		}
+	}()
+	return load(ctx, key)
+}
+
+// newEntry stamps a loaded item with its lifetimes.
+func (c *Cache[V]) newEntry(it Item[V], negative bool, loadedAt int64, d time.Duration) Entry[V] {
+	ttl := c.opts.TTL
+	if negative {
+		ttl = c.opts.NegativeTTL
+		it = Item[V]{Version: it.Version, Tags: it.Tags}
+	}
+	if c.opts.Jitter > 0 {
+		ttl -= time.Duration(rand.Float64() * c.opts.Jitter * float64(ttl))
+	}
+	if c.brk.isOpen() {
+		ttl = min(ttl, c.opts.DegradedTTL)
+	}
+	stored := time.Unix(0, loadedAt)
+	fresh := stored.Add(d).Add(ttl)
+	return Entry[V]{
+		Value: it.Value, Version: it.Version, Tags: it.Tags, Negative: negative,
+		Stored: stored, Fresh: fresh, Expires: fresh.Add(c.opts.StaleFor), Delta: d,
+	}
+}
+
+func (c *Cache[V]) fillL1(ctx context.Context, key string, e Entry[V]) {
+	if c.brk.isOpen() && e.Fresh.Sub(time.Unix(0, c.now())) > c.opts.DegradedTTL {
+		e.Fresh = time.Unix(0, c.now()).Add(c.opts.DegradedTTL)
+		e.Expires = e.Fresh.Add(c.opts.StaleFor)
+	}
+	if stored, _ := c.l1.Fill(ctx, key, e); !stored {
+		c.rec.FillRefused(TierL1)
+	}
+}
+
+// maybeRefreshEarly is XFetch (Vattani, Chierichetti and Lowenstein, VLDB
+// 2015): a hit refreshes the value in the background with a probability
+// that rises as expiry nears, scaled by how long the load took, so one
+// caller recomputes a hot key before it expires and no herd forms.
+func (c *Cache[V]) maybeRefreshEarly(key string, le *l1Entry[V], now int64, load LoaderFunc[V]) {
+	if c.opts.Beta < 0 || le.e.Delta <= 0 {
+		return
+	}
+	gap := float64(le.fresh - now)
+	scale := float64(le.e.Delta) * c.opts.Beta
+	// -ln(U) exceeds 20 with probability 2e-9: skip the draw when far out.
+	if gap > 20*scale {
+		return
+	}
+	if gap <= scale*-logUniform() {
+		c.refreshAsync(key, load)
+	}
+}
+
+// refreshAsync starts one background refresh of key in this instance
+// (across the cluster, the L2 lease makes it one).
+func (c *Cache[V]) refreshAsync(key string, load LoaderFunc[V]) {
+	if _, running := c.refreshing.LoadOrStore(key, struct{}{}); running {
+		return
+	}
+	c.wg.Go(func() {
+		defer c.refreshing.Delete(key)
+		ctx, cancel := context.WithTimeout(c.ctx, c.opts.LoadTimeout)
+		defer cancel()
+		if _, _, err := c.fetch(ctx, key, load, nil, false); err != nil && ctx.Err() == nil {
+			c.log.Debug("cache: background refresh failed", "key", key, "err", err)
+		}
 	})
+}
+
+// Fill stores it under key in every tier unless that would be a stale fill.
+// It reports whether L1 stored it.
+func (c *Cache[V]) Fill(ctx context.Context, key string, it Item[V]) bool {
+	e := c.newEntry(it, false, c.now(), 0)
+	if c.l2 != nil && !c.brk.isOpen() {
+		if stored, err := c.l2Fill(ctx, key, e); err == nil && !stored {
+			c.rec.FillRefused(TierL2)
+		}
+	}
+	stored, _ := c.l1.Fill(ctx, key, e)
+	if !stored {
+		c.rec.FillRefused(TierL1)
+	}
 	return stored
 }
 
 // Invalidate records that version changed the data behind each of names
-// (keys or tags): entries read before version are no longer served and fills
-// read before it are refused.
-func (c *Cache[V]) Invalidate(version uint64, names ...string) {
-	for _, n := range names {
-		c.tombs.Compute(n, func(old uint64, found bool) (uint64, otter.ComputeOp) {
-			if found && old >= version {
-				return old, otter.CancelOp
-			}
-			return version, otter.WriteOp
-		})
-		// Remove the entry under the same lock a fill takes, after the
-		// tombstone is visible, so no fill can slip in between.
-		c.l1.Compute(n, func(old *entry[V], found bool) (*entry[V], otter.ComputeOp) {
-			if found && old.item.Version < version {
-				return nil, otter.InvalidateOp
-			}
-			return old, otter.CancelOp
-		})
+// (keys or tags): in every tier, entries read before version stop being
+// served at once and fills read before it are refused for the tombstone
+// lifetime. Through L2 the notice reaches every other instance's L1.
+//
+// L1 is always invalidated. When L2 cannot be reached, Invalidate keeps the
+// invalidation to replay when L2 returns and reports the error, so a caller
+// that must know (the outbox relay) retries.
+func (c *Cache[V]) Invalidate(ctx context.Context, version uint64, names ...string) error {
+	if len(names) == 0 {
+		return nil
 	}
+	_ = c.l1.Invalidate(ctx, version, names...)
+	if c.l2 == nil {
+		return nil
+	}
+	inv := invalidation{version, append([]string(nil), names...)}
+	if c.keepPending(inv, false) {
+		return errors.New("cache: L2 unavailable; invalidation kept to replay when it returns")
+	}
+	err := c.l2Call(ctx, func(ctx context.Context) error { return c.l2.Invalidate(ctx, version, names...) })
+	if err != nil {
+		c.keepPending(inv, true)
+		c.openBreaker(err)
+		return fmt.Errorf("cache: L2 invalidation kept to replay when L2 answers: %w", err)
+	}
+	return nil
 }
 
-// InvalidateAll removes every entry and refuses fills read before version;
-// it is what a subscriber does after missing invalidations it cannot replay.
-func (c *Cache[V]) InvalidateAll(version uint64) {
-	c.raiseFloor(version)
-	c.l1.InvalidateAll()
+// InvalidateTag invalidates every entry tagged with tag, in every tier, at
+// version (see Invalidate).
+func (c *Cache[V]) InvalidateTag(ctx context.Context, tag string, version uint64) error {
+	return c.Invalidate(ctx, version, tag)
+}
+
+// InvalidateAll drops every entry in every tier and refuses fills read
+// before version.
+func (c *Cache[V]) InvalidateAll(ctx context.Context, version uint64) error {
+	_ = c.l1.Flush(ctx, version)
+	if c.l2 == nil {
+		return nil
+	}
+	inv := invalidation{version: version}
+	if c.keepPending(inv, false) {
+		return errors.New("cache: L2 unavailable; flush kept to replay when it returns")
+	}
+	err := c.l2Call(ctx, func(ctx context.Context) error { return c.l2.Flush(ctx, version) })
+	if err != nil {
+		c.keepPending(inv, true)
+		c.openBreaker(err)
+		return fmt.Errorf("cache: L2 flush kept to replay when L2 answers: %w", err)
+	}
+	return nil
 }
 
 // Len returns the approximate number of L1 entries.
-func (c *Cache[V]) Len() int { return c.l1.EstimatedSize() }
+func (c *Cache[V]) Len() int { return c.l1.Len() }
+
+// logUniform returns ln(U) for U uniform in (0, 1].
+func logUniform() float64 {
+	return mathLog(1 - rand.Float64())
+}

@@ -12,7 +12,9 @@ import (
 	"time"
 )
 
-func newCache(t *testing.T, opts Options) *Cache[string] {
+var ctx0 = context.Background()
+
+func newCache(t *testing.T, opts Options[string]) *Cache[string] {
 	t.Helper()
 	c, err := New[string](opts)
 	if err != nil {
@@ -29,7 +31,7 @@ func loaderOf(v string, version uint64, tags ...string) LoaderFunc[string] {
 }
 
 func TestGetLoadsOnceThenHits(t *testing.T) {
-	c := newCache(t, Options{})
+	c := newCache(t, Options[string]{})
 	ctx := context.Background()
 	r, err := c.Get(ctx, "k", loaderOf("a", 1))
 	if err != nil || r.Value != "a" || r.Source != SourceLoader {
@@ -42,7 +44,7 @@ func TestGetLoadsOnceThenHits(t *testing.T) {
 }
 
 func TestLoaderErrorNotCached(t *testing.T) {
-	c := newCache(t, Options{})
+	c := newCache(t, Options[string]{})
 	boom := errors.New("boom")
 	_, err := c.Get(context.Background(), "k", func(context.Context, string) (Item[string], error) { return Item[string]{}, boom })
 	if !errors.Is(err, boom) {
@@ -54,18 +56,18 @@ func TestLoaderErrorNotCached(t *testing.T) {
 }
 
 func TestInvalidateByKeyAndTag(t *testing.T) {
-	c := newCache(t, Options{})
+	c := newCache(t, Options[string]{})
 	ctx := context.Background()
 	c.Get(ctx, "product:1", loaderOf("p1", 5, "products"))
 	c.Get(ctx, "list", loaderOf("l", 5, "products"))
-	c.Invalidate(6, "product:1")
+	c.Invalidate(ctx0, 6, "product:1")
 	if r, _ := c.Get(ctx, "product:1", loaderOf("p1b", 6)); r.Value != "p1b" {
 		t.Errorf("key invalidation: got %+v", r)
 	}
 	if r, _ := c.Get(ctx, "list", loaderOf("x", 6)); r.Source != SourceL1 {
 		t.Errorf("untouched tag was invalidated: %+v", r)
 	}
-	c.Invalidate(7, "products")
+	c.Invalidate(ctx0, 7, "products")
 	if r, _ := c.Get(ctx, "list", loaderOf("l2", 7, "products")); r.Value != "l2" {
 		t.Errorf("tag invalidation: got %+v", r)
 	}
@@ -74,29 +76,29 @@ func TestInvalidateByKeyAndTag(t *testing.T) {
 // A reader loads version 41, a writer commits 42 and invalidates, the
 // reader's late fill of 41 must be refused.
 func TestNoStaleFill(t *testing.T) {
-	c := newCache(t, Options{})
-	c.Invalidate(42, "k")
-	if c.Fill("k", Item[string]{Value: "old", Version: 41}) {
+	c := newCache(t, Options[string]{})
+	c.Invalidate(ctx0, 42, "k")
+	if c.Fill(ctx0, "k", Item[string]{Value: "old", Version: 41}) {
 		t.Fatal("a fill read before the invalidation was stored")
 	}
-	if !c.Fill("k", Item[string]{Value: "new", Version: 42}) {
+	if !c.Fill(ctx0, "k", Item[string]{Value: "new", Version: 42}) {
 		t.Fatal("a fill at the invalidation's version was refused")
 	}
-	if c.Fill("k", Item[string]{Value: "older", Version: 40}) {
+	if c.Fill(ctx0, "k", Item[string]{Value: "older", Version: 40}) {
 		t.Fatal("a fill older than the stored entry was stored")
 	}
 	// Tags count too.
-	c.Invalidate(50, "group")
-	if c.Fill("other", Item[string]{Value: "x", Version: 49, Tags: []string{"group"}}) {
+	c.Invalidate(ctx0, 50, "group")
+	if c.Fill(ctx0, "other", Item[string]{Value: "x", Version: 49, Tags: []string{"group"}}) {
 		t.Fatal("a fill older than its tag's tombstone was stored")
 	}
 }
 
 func TestInvalidateAllRaisesFloor(t *testing.T) {
-	c := newCache(t, Options{})
-	c.Fill("k", Item[string]{Value: "v", Version: 3})
-	c.InvalidateAll(10)
-	if c.Fill("k", Item[string]{Value: "v", Version: 9}) {
+	c := newCache(t, Options[string]{})
+	c.Fill(ctx0, "k", Item[string]{Value: "v", Version: 3})
+	c.InvalidateAll(ctx0, 10)
+	if c.Fill(ctx0, "k", Item[string]{Value: "v", Version: 9}) {
 		t.Error("fill below the floor stored")
 	}
 	if r, _ := c.Get(context.Background(), "k", loaderOf("fresh", 10)); r.Value != "fresh" {
@@ -105,19 +107,19 @@ func TestInvalidateAllRaisesFloor(t *testing.T) {
 }
 
 func TestTombstoneOverflowRaisesFloor(t *testing.T) {
-	c := newCache(t, Options{MaxTombstones: 10})
+	c := newCache(t, Options[string]{MaxTombstones: 10})
 	for i := range 1000 {
-		c.Invalidate(uint64(i+1), string(rune('a'+i%26))+string(rune(i)))
+		c.Invalidate(ctx0, uint64(i+1), string(rune('a'+i%26))+string(rune(i)))
 	}
-	c.tombs.CleanUp()
-	if c.floor.Load() == 0 {
+	c.l1.tombs.CleanUp()
+	if c.l1.floor.Load() == 0 {
 		t.Fatal("evicting tombstones for space did not raise the floor")
 	}
 }
 
 func TestConcurrentGetsShareOneLoad(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		c, err := New[string](Options{})
+		c, err := New[string](Options[string]{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -148,7 +150,7 @@ func TestConcurrentGetsShareOneLoad(t *testing.T) {
 
 func TestWaiterContextCancel(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		c, _ := New[string](Options{})
+		c, _ := New[string](Options[string]{})
 		defer c.Close()
 		release := make(chan struct{})
 		go c.Get(context.Background(), "k", func(context.Context, string) (Item[string], error) {
@@ -168,7 +170,7 @@ func TestWaiterContextCancel(t *testing.T) {
 
 func TestTTL(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		c, _ := New[string](Options{TTL: time.Minute})
+		c, _ := New[string](Options[string]{TTL: time.Minute})
 		defer c.Close()
 		c.Get(context.Background(), "k", loaderOf("a", 1))
 		time.Sleep(2 * time.Minute) // fake time inside the bubble
@@ -179,15 +181,15 @@ func TestTTL(t *testing.T) {
 }
 
 func TestNewRejectsNegative(t *testing.T) {
-	if _, err := New[string](Options{TTL: -1}); !errors.Is(err, ErrOptions) {
+	if _, err := New[string](Options[string]{TTL: -1}); !errors.Is(err, ErrOptions) {
 		t.Errorf("err = %v", err)
 	}
 }
 
 func BenchmarkGetHit(b *testing.B) {
-	c, _ := New[string](Options{})
+	c, _ := New[string](Options[string]{})
 	defer c.Close()
-	c.Fill("k", Item[string]{Value: "v", Version: 1, Tags: []string{"t"}})
+	c.Fill(ctx0, "k", Item[string]{Value: "v", Version: 1, Tags: []string{"t"}})
 	load := loaderOf("v", 1)
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -203,7 +205,7 @@ func BenchmarkGetHit(b *testing.B) {
 //
 //	go test -run='^$' -bench=GetZipf -benchmem -count=10 ./cache | benchstat -
 func BenchmarkGetZipf(b *testing.B) {
-	c, _ := New[string](Options{MaxEntries: 10_000})
+	c, _ := New[string](Options[string]{MaxEntries: 10_000})
 	defer c.Close()
 	keys := make([]string, 100_000)
 	for i := range keys {

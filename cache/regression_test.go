@@ -14,7 +14,7 @@ import (
 // before it; it must not return that load's older value.
 func TestGetAfterInvalidateNeverReturnsOlderLoad(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		c := newCache(t, Options{})
+		c := newCache(t, Options[string]{})
 		release := make(chan struct{})
 		var calls atomic.Int32
 		load := func(ctx context.Context, key string) (Item[string], error) {
@@ -27,7 +27,7 @@ func TestGetAfterInvalidateNeverReturnsOlderLoad(t *testing.T) {
 		var wg sync.WaitGroup
 		wg.Go(func() { c.Get(context.Background(), "k", load) })
 		synctest.Wait()
-		c.Invalidate(42, "k") // write committed, invalidation acknowledged
+		c.Invalidate(ctx0, 42, "k") // write committed, invalidation acknowledged
 		var got Result[string]
 		wg.Go(func() { got, _ = c.Get(context.Background(), "k", load) })
 		synctest.Wait()
@@ -43,7 +43,7 @@ func TestGetAfterInvalidateNeverReturnsOlderLoad(t *testing.T) {
 // are not held by it forever.
 func TestLoadTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		c, _ := New[string](Options{LoadTimeout: time.Second})
+		c, _ := New[string](Options[string]{LoadTimeout: time.Second})
 		defer c.Close()
 		_, err := c.Get(context.Background(), "k", func(ctx context.Context, _ string) (Item[string], error) {
 			<-ctx.Done()

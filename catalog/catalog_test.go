@@ -63,7 +63,7 @@ func newEnv(t *testing.T) *env {
 	}
 	t.Cleanup(svc.Close)
 	bus.Subscribe("l1", func(_ context.Context, ev inval.Event) error {
-		svc.Invalidate(ev.Version, ev.Keys...)
+		svc.Invalidate(context.Background(), ev.Version, ev.Keys...)
 		return nil
 	})
 	e.srv = httptest.NewServer(svc)

@@ -69,14 +69,20 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	opts := cache.Options{TTL: cfg.CacheTTL, Recorder: cfg.CacheRecorder}
 	s := &Service{cfg: cfg, mux: http.NewServeMux()}
 	var err error
-	if s.products, err = cache.New[Product](opts); err != nil {
+	if s.products, err = newCache[Product](cfg, "products"); err != nil {
 		return nil, err
 	}
-	s.pages, _ = cache.New[Page](opts)
-	s.summary, _ = cache.New[Summary](opts)
+	if s.pages, err = newCache[Page](cfg, "pages"); err != nil {
+		s.products.Close()
+		return nil, err
+	}
+	if s.summary, err = newCache[Summary](cfg, "summary"); err != nil {
+		s.products.Close()
+		s.pages.Close()
+		return nil, err
+	}
 	s.mux.Handle("GET /api/data", s.handle(s.getData))
 	s.mux.Handle("GET /api/products", s.handle(s.listProducts))
 	s.mux.Handle("GET /api/products/{id}", s.handle(s.getProduct))
@@ -87,14 +93,29 @@ func New(cfg Config) (*Service, error) {
 	return s, nil
 }
 
+// newCache makes one of the service's caches. Values stay fresh for
+// CacheTTL and may be served a minute past it while one request refreshes
+// them (never past an invalidation: invalidated values are gone).
+func newCache[V any](cfg Config, name string) (*cache.Cache[V], error) {
+	return cache.New(cache.Options[V]{
+		TTL:      cfg.CacheTTL,
+		StaleFor: time.Minute,
+		Recorder: cfg.CacheRecorder,
+		Logger:   cfg.Logger.With("cache", name),
+	})
+}
+
 // ServeHTTP implements http.Handler.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
-// Invalidate applies an invalidation of cache keys and tags at version.
-func (s *Service) Invalidate(version uint64, names ...string) {
-	s.products.Invalidate(version, names...)
-	s.pages.Invalidate(version, names...)
-	s.summary.Invalidate(version, names...)
+// Invalidate applies an invalidation of cache keys and tags at version to
+// every cache tier. L1 is always invalidated; an error means L2 could not
+// be reached (the caches replay the invalidation on it when it returns).
+func (s *Service) Invalidate(ctx context.Context, version uint64, names ...string) error {
+	return errors.Join(
+		s.products.Invalidate(ctx, version, names...),
+		s.pages.Invalidate(ctx, version, names...),
+		s.summary.Invalidate(ctx, version, names...))
 }
 
 // Close stops the caches' background work.
@@ -120,7 +141,7 @@ func (s *Service) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	msg := "internal error"
 	var maxErr *http.MaxBytesError
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, ErrNotFound), errors.Is(err, cache.ErrNotFound):
 		status, msg = http.StatusNotFound, err.Error()
 	case errors.Is(err, ErrInvalid):
 		status, msg = http.StatusBadRequest, err.Error()
@@ -267,6 +288,9 @@ func (s *Service) getProduct(w http.ResponseWriter, r *http.Request) error {
 	key := "product:" + strconv.FormatInt(id, 10)
 	res, err := s.products.Get(r.Context(), key, func(ctx context.Context, _ string) (cache.Item[Product], error) {
 		p, v, err := s.cfg.Repo.Product(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			err = fmt.Errorf("%w: %w", cache.ErrNotFound, err) // cached as a negative entry
+		}
 		return cache.Item[Product]{Value: p, Version: v}, err
 	})
 	if err != nil {

@@ -21,11 +21,15 @@ type Metrics struct {
 	edgeHits      atomic.Uint64
 	edgeLookups   atomic.Uint64
 
-	appRequests *prometheus.CounterVec
-	appLoads    *prometheus.CounterVec
-	appLoadTime prometheus.Histogram
-	tiersMu     sync.Mutex
-	tiers       map[string]*tierCounts
+	appRequests  *prometheus.CounterVec
+	appLoads     *prometheus.CounterVec
+	appLoadTime  prometheus.Histogram
+	appStale     *prometheus.CounterVec
+	appRefused   *prometheus.CounterVec
+	appLeaseWait prometheus.Histogram
+	appBreaker   prometheus.Gauge
+	tiersMu      sync.Mutex
+	tiers        map[string]*tierCounts
 }
 
 type tierCounts struct{ hits, lookups atomic.Uint64 }
@@ -53,12 +57,26 @@ func NewMetrics() *Metrics {
 			Name: "strata_app_cache_load_seconds", Help: "Application-cache loader latency.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10),
 		}),
+		appStale: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "strata_app_cache_stale_served_total", Help: "Application-cache values served past their freshness, by tier.",
+		}, []string{"tier"}),
+		appRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "strata_app_cache_fills_refused_total", Help: "Application-cache fills refused because the tier held newer data or a newer tombstone (stale sets prevented), by tier.",
+		}, []string{"tier"}),
+		appLeaseWait: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "strata_app_cache_lease_wait_seconds", Help: "Time callers waited for another caller's load lease.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10),
+		}),
+		appBreaker: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "strata_app_cache_l2_breaker_open", Help: "Caches whose L2 circuit breaker is open (L2 bypassed).",
+		}),
 		tiers: map[string]*tierCounts{},
 	}
 	edgeRatio := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "strata_edge_hit_ratio", Help: "Edge hits (including refresh and stale hits) over cacheable lookups since start.",
 	}, func() float64 { return ratio(m.edgeHits.Load(), m.edgeLookups.Load()) })
 	reg.MustRegister(m.edgeRequests, m.originFetches, m.appRequests, m.appLoads, m.appLoadTime, edgeRatio,
+		m.appStale, m.appRefused, m.appLeaseWait, m.appBreaker,
 		&tierRatioCollector{m: m, desc: prometheus.NewDesc("strata_app_cache_hit_ratio",
 			"Application-cache hits over lookups since start, by tier.", []string{"tier"}, nil)})
 	return m
@@ -146,6 +164,24 @@ func (r CacheRecorder) Load(d time.Duration, err error) {
 	}
 	r.m.appLoads.WithLabelValues(result).Inc()
 	r.m.appLoadTime.Observe(d.Seconds())
+}
+
+// StaleServed implements cache.Recorder.
+func (r CacheRecorder) StaleServed(tier string) { r.m.appStale.WithLabelValues(tier).Inc() }
+
+// FillRefused implements cache.Recorder.
+func (r CacheRecorder) FillRefused(tier string) { r.m.appRefused.WithLabelValues(tier).Inc() }
+
+// LeaseWait implements cache.Recorder.
+func (r CacheRecorder) LeaseWait(d time.Duration) { r.m.appLeaseWait.Observe(d.Seconds()) }
+
+// Breaker implements cache.Recorder.
+func (r CacheRecorder) Breaker(open bool) {
+	if open {
+		r.m.appBreaker.Inc()
+	} else {
+		r.m.appBreaker.Dec()
+	}
 }
 
 // tierRatioCollector exposes strata_app_cache_hit_ratio for every tier seen.
