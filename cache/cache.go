@@ -143,7 +143,9 @@ type Options[V any] struct {
 	Recorder Recorder
 	// Logger receives L2 failures and recoveries. Default: slog.Default().
 	Logger *slog.Logger
-	// Clock drives expiry; nil means the wall clock.
+	// Clock drives expiry. Nil means the wall clock read once a
+	// millisecond by a background goroutine (freshness is decided to the
+	// millisecond), which Close stops.
 	Clock otter.Clock
 }
 
@@ -153,6 +155,7 @@ var ErrOptions = errors.New("cache: invalid options")
 // Cache is a versioned, tag-invalidated, two-level cache of V values. See
 // the package documentation for its guarantees.
 type Cache[V any] struct {
+	coarse *otter.CoarseClock // stopped by Close; nil with Options.Clock
 	l1     *L1[V]
 	l2     Tier[V]
 	leaser Leaser
@@ -187,6 +190,13 @@ func New[V any](opts Options[V]) (*Cache[V], error) {
 	if err := opts.setDefaults(); err != nil {
 		return nil, err
 	}
+	var coarse *otter.CoarseClock
+	if opts.Clock == nil {
+		// Reading the precise time is most of an L1 hit (it is slow on
+		// virtual machines); a clock read once a millisecond is not.
+		coarse = otter.NewCoarseClock(time.Millisecond)
+		opts.Clock = coarse
+	}
 	l1, err := NewL1(L1Options[V]{
 		MaxEntries:    opts.MaxEntries,
 		MaxWeight:     opts.MaxWeight,
@@ -196,10 +206,14 @@ func New[V any](opts Options[V]) (*Cache[V], error) {
 		Clock:         opts.Clock,
 	})
 	if err != nil {
+		if coarse != nil {
+			coarse.Stop()
+		}
 		return nil, err
 	}
 	c := &Cache[V]{
-		l1: l1, l2: opts.L2, rec: opts.Recorder, log: opts.Logger, now: l1.now, opts: opts,
+		coarse: coarse,
+		l1:     l1, l2: opts.L2, rec: opts.Recorder, log: opts.Logger, now: l1.now, opts: opts,
 		sem:   make(chan struct{}, opts.MaxConcurrentLoads),
 		stats: newTopKeys(opts.TopKeys),
 	}
@@ -270,6 +284,9 @@ func (c *Cache[V]) Close() {
 	c.cancel()
 	c.wg.Wait()
 	c.l1.Close()
+	if c.coarse != nil {
+		c.coarse.Stop()
+	}
 }
 
 // Get returns the value for key: from L1; else from L2 (filling L1); else
