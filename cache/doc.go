@@ -1,26 +1,65 @@
-// Package cache is Strata's application cache: a Cache[V] that answers Get
-// from an in-process tier (L1) and otherwise runs the caller's loader once per
-// key, however many goroutines ask at the same time (cache-aside with
-// de-duplicated fills).
+// Package cache is Strata's application cache: a generic Cache[V] over two
+// tiers, L1 in process (otter) and an optional shared L2 (Redis, package
+// cache/redis), that keeps the consistency rules of the architecture.
 //
-// Every value carries the version it was read at (for the catalog, the
-// database's commit sequence at read time). The cache keeps the consistency
-// rules of the architecture:
+// Reads. Get(ctx, key, loader) looks in L1, then L2 (filling L1), then runs
+// the loader: once per key in the instance (singleflight), and once per key
+// in the whole cluster when L2 grants leases — the other instances wait for
+// the holder's fill, woken by L2, or are given the stale value when one
+// exists. A loader error wrapping ErrNotFound is cached as a negative entry
+// for NegativeTTL. GetMany batches the L2 lookups of the keys L1 lacks.
+//
+// Versions. Every value carries the version it was read at (for the
+// catalog, the database's commit sequence at read time); the loader returns
+// it. Invalidate(ctx, version, names...) writes tombstones in every tier
+// for each name, as a key and as a tag:
 //
 //   - No stale fill: a fill is refused when the stored entry has a higher
-//     version, or when a tombstone for its key or any of its tags holds a
-//     version above the fill's. The check and the write happen under the
-//     entry's lock, so a reader that loaded version 41 cannot overwrite the
-//     invalidation for version 42.
-//   - Tombstones, not deletes: Invalidate records the new version under each
-//     key and tag for the tombstone lifetime (the entry TTL plus a hold-off),
-//     so a slow loader cannot resurrect old data. An entry is served only if
-//     no tombstone of its key or tags is newer than it. Should a tombstone be
-//     evicted for space before its time, the cache raises a floor version
-//     below which nothing is served or filled: it errs on the side of a miss.
+//     version, or a tombstone of its key or of one of its tags is newer
+//     than the fill. Tombstones refuse fills strictly older than them: a
+//     value read at the invalidation's own version already holds the change.
+//   - Tombstones, not deletes: they outlive the longest entry lifetime by a
+//     hold-off, so a slow loader cannot resurrect old data. In L1, should a
+//     tombstone be evicted for space before its time, a floor version is
+//     raised below which nothing is served or filled (a miss, never stale).
+//   - A Get never returns a value older than an invalidation that returned
+//     before it started: a caller that joined a load that read older data
+//     loads again.
 //
-// Guarantees: all methods are safe for concurrent use; a loader error is
-// returned to every waiter and not cached; Close stops the background
-// goroutines. Not yet (issue 6): an L2 tier in Redis, leases,
-// write-through/behind, refresh-ahead, codecs.
+// Freshness. A value is fresh for TTL (minus up to Jitter of it), and may be
+// served for StaleFor past that while one caller refreshes it in the
+// background (stale-while-revalidate) or while the loader fails
+// (stale-if-error). Hot keys are refreshed shortly before they expire by
+// one caller, with a probability that rises as expiry nears and with the
+// load's duration (XFetch, Vattani et al., VLDB 2015). Invalidated values
+// are never served stale: they are gone from every tier.
+//
+// Writes. Set is write-through: the caller's store function (the database
+// write) runs first, then every tier is filled at the version it returned,
+// version-checked. Package cache/writebehind is the write-behind queue, a
+// journal on disk whose acknowledged writes survive a crash.
+//
+// Coherence across instances. Through an L2 that implements Notifier, every
+// instance hears every other instance's invalidations and applies them to
+// its L1; when the subscription drops or events were trimmed before it read
+// them, the instance drops its whole L1 before serving again.
+//
+// Degraded mode: a request never fails because a cache tier failed. L2
+// errors and calls slower than L2Timeout feed a circuit breaker; after
+// BreakerFailures in a row (or one invalidation that did not reach L2) it
+// opens, reads go to L1 and the loader, L1 lifetimes shrink to DegradedTTL
+// (invalidations from other instances may be missed), and at most
+// MaxConcurrentLoads loads run at once (callers beyond get a stale value or
+// wait). A probe pings L2 with growing waits; before the breaker closes, the
+// invalidations L2 missed are replayed on it (or it is flushed when too
+// many were missed to keep).
+//
+// Warming and statistics. Warm pre-loads keys; StartWarmer reloads the
+// hottest keys that are missing or about to expire during quiet periods.
+// Hot keys are found by sampling one Get in 16 into a Space-Saving counter;
+// Inventory reports them with what L1 holds for each.
+//
+// All methods are safe for concurrent use. Close stops the background
+// goroutines (subscription, breaker probe, refreshes, warmer, clock).
+// Metrics go to a Recorder (obs provides the Prometheus one).
 package cache
