@@ -21,6 +21,9 @@ type Config struct {
 	Metrics http.Handler
 	// Tracker creates and reports invalidations. Required.
 	Tracker *inval.Tracker
+	// Inventory serves GET /cache/inventory (the application cache's hot
+	// keys and the triggers that invalidate them); nil answers 404.
+	Inventory http.Handler
 	// Logger receives internal errors. Default slog.Default().
 	Logger *slog.Logger
 	// MaxWait caps ?wait on status requests. Default 5 minutes.
@@ -65,6 +68,14 @@ func New(cfg Config) (http.Handler, error) {
 			return nil
 		}
 		cfg.Metrics.ServeHTTP(w, r)
+		return nil
+	}))
+	h.mux.Handle("GET /cache/inventory", h.auth(func(w http.ResponseWriter, r *http.Request) error {
+		if cfg.Inventory == nil {
+			http.NotFound(w, r)
+			return nil
+		}
+		cfg.Inventory.ServeHTTP(w, r)
 		return nil
 	}))
 	h.mux.Handle("POST /invalidations", h.auth(h.createInvalidation))

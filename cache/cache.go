@@ -308,7 +308,7 @@ func (c *Cache[V]) Get(ctx context.Context, key string, load LoaderFunc[V]) (Res
 	if le != nil {
 		if now < le.fresh && !c.tooOldWhileDegraded(le, now) {
 			c.rec.Hit(TierL1)
-			c.stats.touch(key)
+			c.stats.touchHit(key)
 			c.maybeRefreshEarly(key, le, now, load)
 			return result(key, le.e, SourceL1)
 		}

@@ -20,7 +20,7 @@ func (c *Cache[V]) GetMany(ctx context.Context, keys []string, load LoaderFunc[V
 	for i, k := range keys {
 		if le := c.l1.lookup(k, now); le != nil && now < le.fresh && !c.tooOldWhileDegraded(le, now) {
 			c.rec.Hit(TierL1)
-			c.stats.touch(k)
+			c.stats.touchHit(k)
 			res[i], errs[i] = result(k, le.e, SourceL1)
 			continue
 		}

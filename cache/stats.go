@@ -9,8 +9,9 @@ import (
 	"time"
 )
 
-// sampleEvery is the access sampling rate of the key statistics: one Get in
-// sampleEvery is counted, so the hit path pays a random draw, not a lock.
+// sampleEvery is the sampling rate of L1 hits in the key statistics: one
+// hit in sampleEvery is counted (as sampleEvery), so the hit path pays a
+// random draw, not a lock. Misses, already slow, are all counted.
 const sampleEvery = 16
 
 // topKeys estimates the most requested keys with the Space-Saving algorithm
@@ -19,7 +20,7 @@ const sampleEvery = 16
 // random few) and inherits its count, so heavy hitters are kept.
 type topKeys struct {
 	capacity int
-	sampled  atomic.Uint64 // sampled accesses, for the request rate
+	sampled  atomic.Uint64 // estimated accesses, for the request rate
 	mu       sync.Mutex
 	counts   map[string]*keyCount
 }
@@ -36,19 +37,31 @@ func newTopKeys(capacity int) *topKeys {
 	return &topKeys{capacity: capacity, counts: make(map[string]*keyCount, capacity)}
 }
 
-func (s *topKeys) touch(key string) {
+// touchHit counts an L1 hit, sampled.
+func (s *topKeys) touchHit(key string) {
 	if s == nil || rand.Uint32()%sampleEvery != 0 {
 		return
 	}
-	s.sampled.Add(1)
+	s.add(key, sampleEvery)
+}
+
+// touch counts one access.
+func (s *topKeys) touch(key string) {
+	if s != nil {
+		s.add(key, 1)
+	}
+}
+
+func (s *topKeys) add(key string, w uint64) {
+	s.sampled.Add(w)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if kc, ok := s.counts[key]; ok {
-		kc.n++
+		kc.n += w
 		return
 	}
 	if len(s.counts) < s.capacity {
-		s.counts[key] = &keyCount{n: 1}
+		s.counts[key] = &keyCount{n: w}
 		return
 	}
 	// Replace the smallest of a few counters (map iteration starts at a
@@ -65,7 +78,7 @@ func (s *topKeys) touch(key string) {
 		}
 	}
 	delete(s.counts, minKey)
-	s.counts[key] = &keyCount{n: minC.n + 1, err: minC.n}
+	s.counts[key] = &keyCount{n: minC.n + w, err: minC.n}
 }
 
 // accesses estimates the Gets seen so far.
@@ -73,7 +86,7 @@ func (s *topKeys) accesses() uint64 {
 	if s == nil {
 		return 0
 	}
-	return s.sampled.Load() * sampleEvery
+	return s.sampled.Load()
 }
 
 // top returns up to n keys, most requested first, with estimated counts.
@@ -84,7 +97,7 @@ func (s *topKeys) top(n int) []KeyStat {
 	s.mu.Lock()
 	out := make([]KeyStat, 0, len(s.counts))
 	for k, kc := range s.counts {
-		out = append(out, KeyStat{Key: k, Requests: kc.n * sampleEvery, RequestsError: kc.err * sampleEvery})
+		out = append(out, KeyStat{Key: k, Requests: kc.n, RequestsError: kc.err})
 	}
 	s.mu.Unlock()
 	slices.SortFunc(out, func(a, b KeyStat) int {

@@ -187,7 +187,7 @@ func TestServeEndToEnd(t *testing.T) {
 	}
 
 	// Admin calls without the token are refused.
-	for _, path := range []string{"/metrics", "/invalidations/I1"} {
+	for _, path := range []string{"/metrics", "/invalidations/I1", "/cache/inventory"} {
 		if resp, _ = c.do("GET", adm+path, ""); resp.StatusCode != http.StatusUnauthorized {
 			t.Errorf("GET %s without token: %d", path, resp.StatusCode)
 		}
@@ -213,6 +213,12 @@ func TestServeEndToEnd(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+
+	// The inventory names the hot keys and the triggers that invalidate them.
+	resp, body = c.do("GET", adm+"/cache/inventory?n=5", "", "Authorization", "Bearer "+token)
+	if resp.StatusCode != 200 || !strings.Contains(body, `"products_outbox_update"`) || !strings.Contains(body, `"key": "product:5"`) {
+		t.Errorf("inventory: %d %s", resp.StatusCode, body)
 	}
 }
 

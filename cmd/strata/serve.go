@@ -170,7 +170,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer st.Close()
 	defer e.Close() // background revalidations finish before the store closes
-	adminH, err := admin.New(admin.Config{Token: token, Metrics: metrics.Handler(), Tracker: inval.NewTracker(bus), Logger: logger})
+	adminH, err := admin.New(admin.Config{Token: token, Metrics: metrics.Handler(), Tracker: inval.NewTracker(bus), Inventory: svc.InventoryHandler(), Logger: logger})
 	if err != nil {
 		closeAll(ls)
 		return err
