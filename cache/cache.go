@@ -135,6 +135,13 @@ type Options[V any] struct {
 	// when it returns; past it, L2 is flushed on return instead. Default 10 000.
 	MaxPendingInvalidations int
 
+	// OnNotice, when set, is called after an invalidation notice from
+	// another instance (through L2) has been applied to L1; OnLost after L1
+	// was dropped because notices may have been missed. For
+	// acknowledgements and tests.
+	OnNotice func(version uint64, names []string)
+	OnLost   func()
+
 	// TopKeys is how many hot keys the access statistics track (for
 	// Inventory and the warmer). Default 1024; negative disables.
 	TopKeys int
@@ -224,8 +231,22 @@ func New[V any](opts Options[V]) (*Cache[V], error) {
 		if n, ok := c.l2.(Notifier); ok {
 			c.wg.Go(func() {
 				n.Subscribe(c.ctx,
-					func(version uint64, names []string) { _ = c.l1.Invalidate(c.ctx, version, names...) },
-					func() { c.l1.drop() })
+					func(version uint64, names []string) {
+						if names == nil {
+							_ = c.l1.Flush(c.ctx, version)
+						} else {
+							_ = c.l1.Invalidate(c.ctx, version, names...)
+						}
+						if opts.OnNotice != nil {
+							opts.OnNotice(version, names)
+						}
+					},
+					func() {
+						c.l1.drop()
+						if opts.OnLost != nil {
+							opts.OnLost()
+						}
+					})
 			})
 		}
 	}
