@@ -199,3 +199,45 @@ func (c *tierRatioCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, ratio(t.hits.Load(), t.lookups.Load()), name)
 	}
 }
+
+// WriteBehindRecorder records a write-behind queue's flushes and lag; it
+// implements writebehind.Recorder.
+type WriteBehindRecorder struct {
+	flushed *prometheus.CounterVec
+	pending prometheus.Gauge
+	oldest  prometheus.Gauge
+}
+
+// WriteBehind registers the write-behind series for the queue called name
+// and returns its recorder.
+func (m *Metrics) WriteBehind(name string) WriteBehindRecorder {
+	labels := prometheus.Labels{"queue": name}
+	r := WriteBehindRecorder{
+		flushed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "strata_writebehind_flushed_total", Help: "Writes handed to the flush function, by result (ok, error).", ConstLabels: labels,
+		}, []string{"result"}),
+		pending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "strata_writebehind_pending", Help: "Acknowledged writes not yet flushed (the lag).", ConstLabels: labels,
+		}),
+		oldest: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "strata_writebehind_oldest_seconds", Help: "Age of the oldest acknowledged write not yet flushed.", ConstLabels: labels,
+		}),
+	}
+	m.reg.MustRegister(r.flushed, r.pending, r.oldest)
+	return r
+}
+
+// Flushed implements writebehind.Recorder.
+func (r WriteBehindRecorder) Flushed(n int, _ time.Duration, err error) {
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	r.flushed.WithLabelValues(result).Add(float64(n))
+}
+
+// Lag implements writebehind.Recorder.
+func (r WriteBehindRecorder) Lag(pending int, oldest time.Duration) {
+	r.pending.Set(float64(pending))
+	r.oldest.Set(oldest.Seconds())
+}

@@ -9,12 +9,14 @@ import (
 	"time"
 
 	"github.com/strata-cache/strata/cache"
+	"github.com/strata-cache/strata/cache/writebehind"
 	"github.com/strata-cache/strata/edge"
 )
 
 var (
-	_ edge.Recorder  = EdgeRecorder{}
-	_ cache.Recorder = CacheRecorder{}
+	_ edge.Recorder        = EdgeRecorder{}
+	_ cache.Recorder       = CacheRecorder{}
+	_ writebehind.Recorder = WriteBehindRecorder{}
 )
 
 func TestMetricsExposition(t *testing.T) {
@@ -32,6 +34,13 @@ func TestMetricsExposition(t *testing.T) {
 	c.Hit("l1")
 	c.Load(time.Millisecond, nil)
 	c.Load(time.Millisecond, errors.New("db down"))
+	c.StaleServed("l1")
+	c.FillRefused("l2")
+	c.LeaseWait(time.Millisecond)
+	c.Breaker(true)
+	wb := m.WriteBehind("prices")
+	wb.Flushed(3, time.Millisecond, nil)
+	wb.Lag(7, 2*time.Second)
 
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
@@ -44,6 +53,13 @@ func TestMetricsExposition(t *testing.T) {
 		`strata_app_cache_requests_total{result="hit",tier="l1"} 1`,
 		`strata_app_cache_hit_ratio{tier="l1"} 0.5`,
 		`strata_app_cache_loads_total{result="error"} 1`,
+		`strata_app_cache_stale_served_total{tier="l1"} 1`,
+		`strata_app_cache_fills_refused_total{tier="l2"} 1`,
+		`strata_app_cache_lease_wait_seconds_count 1`,
+		`strata_app_cache_l2_breaker_open 1`,
+		`strata_writebehind_flushed_total{queue="prices",result="ok"} 3`,
+		`strata_writebehind_pending{queue="prices"} 7`,
+		`strata_writebehind_oldest_seconds{queue="prices"} 2`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(string(body), want) {
