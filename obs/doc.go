@@ -2,7 +2,8 @@
 //
 // Metrics are registered on a registry the caller creates and passes in;
 // nothing is registered globally. The recorders it returns implement the
-// narrow interfaces of edge.Recorder and cache.Recorder structurally, so
+// narrow interfaces of edge.Recorder, cache.Recorder and writebehind.Recorder
+// structurally, so
 // neither of those packages imports Prometheus.
 //
 // Series (all prefixed strata_):
@@ -14,6 +15,13 @@
 //	app_cache_hit_ratio{tier}                hits / lookups since start, per tier
 //	app_cache_loads_total{result}            loader calls (ok, error)
 //	app_cache_load_seconds                   loader latency histogram
+//	app_cache_lease_wait_seconds             time waiting for another caller's load lease
+//	app_cache_stale_served_total{tier}       values served past their freshness
+//	app_cache_fills_refused_total{tier}      fills refused by version or tombstone (stale sets prevented)
+//	app_cache_l2_breaker_open                caches whose L2 circuit breaker is open
+//	writebehind_flushed_total{queue,result}  writes handed to the flush function
+//	writebehind_pending{queue}               acknowledged writes not yet flushed (the lag)
+//	writebehind_oldest_seconds{queue}        age of the oldest unflushed write
 //
 // Contract: recorders are safe for concurrent use and cheap (a counter
 // increment), so they can sit on the hot paths.
