@@ -476,7 +476,9 @@ func (c *Cache[V]) fetch(ctx context.Context, key string, load LoaderFunc[V], st
 // tiers; it releases lease (when held) after the L2 fill.
 func (c *Cache[V]) loadAndFill(ctx context.Context, key string, load LoaderFunc[V], lease *Lease, stale *Entry[V], fillL2 bool) (Entry[V], string, error) {
 	if lease != nil {
-		defer func() { _ = c.l2Call(ctx, lease.Release) }()
+		// Released even when ctx ended (a load that timed out), so waiters
+		// do not wait out the lease's TTL.
+		defer func() { _ = c.l2Call(context.WithoutCancel(ctx), lease.Release) }()
 	}
 	select {
 	case c.sem <- struct{}{}:

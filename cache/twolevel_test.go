@@ -136,7 +136,10 @@ func (m *memL2) Lease(_ context.Context, key string, _ time.Duration) (*Lease, e
 	m.tokens++
 	token := fmt.Sprint(m.tokens)
 	m.leases[key] = token
-	return &Lease{Held: true, Release: func(context.Context) error {
+	return &Lease{Held: true, Release: func(ctx context.Context) error {
+		if err := ctx.Err(); err != nil {
+			return err // as a network call would
+		}
 		m.mu.Lock()
 		if m.leases[key] == token {
 			delete(m.leases, key)
@@ -469,6 +472,23 @@ func TestLoaderPanicReleasesEverything(t *testing.T) {
 	if r, err := c.Get(ctx, "k", loaderOf("ok", 1)); err != nil || r.Value != "ok" {
 		t.Errorf("after the panic: %+v, %v", r, err)
 	}
+}
+
+func TestLoaderTimeoutReleasesLease(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l2 := newMemL2(t)
+		c := newTwoLevel(t, l2, Options[string]{LoadTimeout: time.Second})
+		_, err := c.Get(context.Background(), "k", func(ctx context.Context, _ string) (Item[string], error) {
+			<-ctx.Done()
+			return Item[string]{}, ctx.Err()
+		})
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("err = %v, want DeadlineExceeded", err)
+		}
+		if l2.heldLeases() != 0 {
+			t.Error("the lease of a timed-out load was not released")
+		}
+	})
 }
 
 func TestLoadCap(t *testing.T) {
