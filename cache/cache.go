@@ -331,13 +331,13 @@ func (c *Cache[V]) Get(ctx context.Context, key string, load LoaderFunc[V]) (Res
 			c.rec.Hit(TierL1)
 			c.stats.touchHit(key)
 			c.maybeRefreshEarly(key, le, now, load)
-			return result(key, le.e, SourceL1)
+			return result(key, &le.e, SourceL1)
 		}
 		if c.mayServeStale() {
 			c.rec.StaleServed(TierL1)
 			c.stats.touch(key)
 			c.refreshAsync(key, load)
-			return result(key, le.e, SourceStale)
+			return result(key, &le.e, SourceStale)
 		}
 	}
 	if err := CheckKey(key); err != nil {
@@ -353,10 +353,10 @@ func (c *Cache[V]) Get(ctx context.Context, key string, load LoaderFunc[V]) (Res
 	if err != nil {
 		return Result[V]{}, err
 	}
-	return result(key, e, src)
+	return result(key, &e, src)
 }
 
-func result[V any](key string, e Entry[V], src string) (Result[V], error) {
+func result[V any](key string, e *Entry[V], src string) (Result[V], error) {
 	if e.Negative {
 		return Result[V]{Item: Item[V]{Version: e.Version}, Source: src}, fmt.Errorf("%w: %q", ErrNotFound, key)
 	}

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/maypok86/otter/v2"
 )
 
 var ctx0 = context.Background()
@@ -238,6 +240,35 @@ func BenchmarkGetL1Hit(b *testing.B) {
 			}
 		})
 	})
+}
+
+// BenchmarkOtterBaseline is BenchmarkGetL1Hit's floor: a bare otter lookup
+// of the same keys in the same order, with the same clock, doing nothing
+// with the value. Compare the two from one run on a noisy machine.
+func BenchmarkOtterBaseline(b *testing.B) {
+	const n = 10_000
+	clk := otter.NewCoarseClock(time.Millisecond)
+	defer clk.Stop()
+	o := otter.Must(&otter.Options[string, *l1Entry[string]]{
+		MaximumSize: 100_000, Clock: clk,
+		ExpiryCalculator: otter.ExpiryWriting[string, *l1Entry[string]](time.Hour),
+	})
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = "product:" + strconv.Itoa(i)
+		o.Set(keys[i], &l1Entry[string]{})
+	}
+	z := rand.NewZipf(rand.New(rand.NewPCG(1, 2)), 1.1, 1, n-1)
+	order := make([]string, 1<<16)
+	for i := range order {
+		order[i] = keys[z.Uint64()]
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		o.GetIfPresent(order[i&(len(order)-1)])
+		i++
+	}
 }
 
 // BenchmarkGetZipf reads 100 000 keys with Zipf-distributed popularity

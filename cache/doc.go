@@ -56,7 +56,7 @@
 //
 // Warming and statistics. Warm pre-loads keys; StartWarmer reloads the
 // hottest keys that are missing or about to expire during quiet periods.
-// Hot keys are found by sampling one Get in 16 into a Space-Saving counter;
+// Hot keys are found by sampling one L1 hit in 64 (and every miss) into a Space-Saving counter;
 // Inventory reports them with what L1 holds for each.
 //
 // All methods are safe for concurrent use. Close stops the background

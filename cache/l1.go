@@ -42,11 +42,13 @@ type L1[V any] struct {
 	now func() int64
 }
 
+// l1Entry keeps what a hit reads first, so a hit touches as few cache
+// lines as it can.
 type l1Entry[V any] struct {
-	e       Entry[V]
 	fresh   int64 // e.Fresh in ns
 	expires int64 // e.Expires in ns
 	checked atomic.Uint64
+	e       Entry[V]
 }
 
 func wallNano() int64 { return time.Now().UnixNano() }

@@ -21,7 +21,7 @@ func (c *Cache[V]) GetMany(ctx context.Context, keys []string, load LoaderFunc[V
 		if le := c.l1.lookup(k, now); le != nil && now < le.fresh && !c.tooOldWhileDegraded(le, now) {
 			c.rec.Hit(TierL1)
 			c.stats.touchHit(k)
-			res[i], errs[i] = result(k, le.e, SourceL1)
+			res[i], errs[i] = result(k, &le.e, SourceL1)
 			continue
 		}
 		if err := CheckKey(k); err != nil {
@@ -49,7 +49,7 @@ func (c *Cache[V]) GetMany(ctx context.Context, keys []string, load LoaderFunc[V
 				if oks[j] && now < es[j].Fresh.UnixNano() {
 					c.rec.Hit(TierL2)
 					c.fillL1(ctx, keys[i], es[j])
-					res[i], errs[i] = result(keys[i], es[j], SourceL2)
+					res[i], errs[i] = result(keys[i], &es[j], SourceL2)
 					continue
 				}
 				still = append(still, i)

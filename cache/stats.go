@@ -12,7 +12,7 @@ import (
 // sampleEvery is the sampling rate of L1 hits in the key statistics: one
 // hit in sampleEvery is counted (as sampleEvery), so the hit path pays a
 // random draw, not a lock. Misses, already slow, are all counted.
-const sampleEvery = 16
+const sampleEvery = 64
 
 // topKeys estimates the most requested keys with the Space-Saving algorithm
 // (Metwally, Agrawal and El Abbadi, 2005) over sampled accesses: at most
