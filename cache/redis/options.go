@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -168,11 +169,15 @@ func hostPort(a string) (string, error) {
 	if a == "" {
 		return "", fmt.Errorf("redis: empty address in a comma-separated list")
 	}
-	if _, _, err := net.SplitHostPort(a); err != nil {
+	_, port, err := net.SplitHostPort(a)
+	if err != nil {
 		if strings.Contains(err.Error(), "missing port") {
 			return net.JoinHostPort(strings.Trim(a, "[]"), "6379"), nil
 		}
 		return "", fmt.Errorf("redis: address %q: %w", a, err)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n <= 0 || n > 65535 {
+		return "", fmt.Errorf("redis: address %q: bad port", a)
 	}
 	return a, nil
 }

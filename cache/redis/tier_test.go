@@ -120,6 +120,17 @@ func TestCluster(t *testing.T) {
 		}
 		return cs
 	}
+	t.Run("NewClient", func(t *testing.T) {
+		url := strings.Join(addrs, ",")
+		c, err := NewClient(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if c.Mode() != rueidis.ClientModeCluster {
+			t.Errorf("NewClient(%q): mode %v, want cluster", url, c.Mode())
+		}
+	})
 	t.Run("Lease", func(t *testing.T) { testLease(t, clients) })
 	t.Run("Notify", func(t *testing.T) { testNotify(t, clients) })
 	t.Run("KeysSpread", func(t *testing.T) {
