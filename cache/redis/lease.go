@@ -30,23 +30,27 @@ func (t *Tier[V]) Lease(ctx context.Context, key string, ttl time.Duration) (*ca
 	if ttl <= 0 {
 		return nil, fmt.Errorf("redis: lease %s: ttl %v is not positive", quoteKey(key), ttl)
 	}
-	ready, err := t.startWake()
-	if err != nil {
+	if err := t.startWake(); err != nil {
 		return nil, err
 	}
+	// Registered, under the lock that guards the subscription's state,
+	// before the subscription is known to hold: a drop from now on wakes
+	// it (see setReady).
+	w, ready := t.register(key)
 	select {
 	case <-ready:
 	case <-ctx.Done():
+		t.unregister(key, w)
 		return nil, fmt.Errorf("redis: lease %s: waiting for the wake subscription: %w", quoteKey(key), ctx.Err())
 	case <-t.ctx.Done():
+		t.unregister(key, w)
 		return nil, ErrClosed
 	}
-	w := t.register(key)
 	var tok [16]byte
 	_, _ = rand.Read(tok[:]) // never fails (crypto/rand)
 	token := hex.EncodeToString(tok[:])
 	lk := t.leaseKey(key)
-	err = t.c.Do(ctx, t.c.B().Set().Key(lk).Value(token).Nx().PxMilliseconds(ceilMS(ttl)).Build()).Error()
+	err := t.c.Do(ctx, t.c.B().Set().Key(lk).Value(token).Nx().PxMilliseconds(ceilMS(ttl)).Build()).Error()
 	switch {
 	case err == nil:
 		t.unregister(key, w)
@@ -91,13 +95,14 @@ func (t *Tier[V]) release(key, leaseKey, token string) func(context.Context) err
 	}
 }
 
-// register adds a waiter for key's wake message.
-func (t *Tier[V]) register(key string) chan struct{} {
-	w := make(chan struct{})
+// register adds a waiter for key's wake message, and returns it with the
+// channel that is closed while the wake subscription is confirmed.
+func (t *Tier[V]) register(key string) (w, ready chan struct{}) {
+	w = make(chan struct{})
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	t.waiters[key] = append(t.waiters[key], w)
-	t.mu.Unlock()
-	return w
+	return w, t.ready
 }
 
 // unregister removes w if no wake took it already.
@@ -130,33 +135,35 @@ func (t *Tier[V]) wake(key string) {
 	}
 }
 
-// wakeAll wakes every waiter: after the subscription dropped, when wake
-// messages may have been lost, they read the tier again.
+// wakeAll wakes every waiter.
 func (t *Tier[V]) wakeAll() {
 	t.mu.Lock()
 	all := t.waiters
 	t.waiters = make(map[string][]chan struct{})
 	t.mu.Unlock()
-	for _, ws := range all {
+	closeAll(all)
+}
+
+func closeAll(waiters map[string][]chan struct{}) {
+	for _, ws := range waiters {
 		for _, w := range ws {
 			close(w)
 		}
 	}
 }
 
-// startWake starts the wake subscription on first use and returns the
-// channel that is closed while it is confirmed.
-func (t *Tier[V]) startWake() (<-chan struct{}, error) {
+// startWake starts the wake subscription on first use.
+func (t *Tier[V]) startWake() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
-		return nil, ErrClosed
+		return ErrClosed
 	}
 	if !t.wakeRun {
 		t.wakeRun = true
 		go t.runWake()
 	}
-	return t.ready, nil
+	return nil
 }
 
 // runWake keeps one subscription to the wake channel until Close,
@@ -207,8 +214,10 @@ func (t *Tier[V]) setReady(ready bool) {
 		return
 	}
 	t.ready = make(chan struct{})
+	all := t.waiters
+	t.waiters = make(map[string][]chan struct{})
 	t.mu.Unlock()
-	t.wakeAll()
+	closeAll(all)
 }
 
 // sleepCtx waits d or until ctx ends, and reports whether d passed.
