@@ -441,6 +441,14 @@ func (c *Cache[V]) fetch(ctx context.Context, key string, load LoaderFunc[V], st
 				break // L2 failed: load without a lease
 			}
 			if lease.Held {
+				// The previous holder may have filled and released between
+				// our read and our lease: look again before loading.
+				if e, ok, err := c.l2Get(ctx, key); err == nil && ok && c.now() < e.Fresh.UnixNano() {
+					_ = c.l2Call(ctx, lease.Release)
+					c.rec.Hit(TierL2)
+					c.fillL1(ctx, key, e)
+					return e, SourceL2, nil
+				}
 				return c.loadAndFill(ctx, key, load, lease, stale, true)
 			}
 			if stale != nil {

@@ -11,7 +11,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/rueidis"
+
 	"github.com/strata-cache/strata/cache"
+	credis "github.com/strata-cache/strata/cache/redis"
 	"github.com/strata-cache/strata/httpcache"
 	"github.com/strata-cache/strata/internal/httpapi"
 )
@@ -29,6 +32,10 @@ type Config struct {
 	CacheTTL time.Duration
 	// CacheRecorder receives application-cache metrics.
 	CacheRecorder cache.Recorder
+	// Redis, when set, is the shared L2 of the application caches (one
+	// namespace per cache under "strata:catalog:"); nil means L1 only.
+	// The caller owns and closes the client.
+	Redis rueidis.Client
 	// AfterWrite runs after a write commits, before the response is sent;
 	// `strata serve` relays the outbox there and waits for acknowledgements.
 	// Its error is logged and reported in the X-Invalidation header; the
@@ -49,6 +56,7 @@ type Service struct {
 	products *cache.Cache[Product]
 	pages    *cache.Cache[Page]
 	summary  *cache.Cache[Summary]
+	closers  []func()
 	mux      *http.ServeMux
 }
 
@@ -71,16 +79,15 @@ func New(cfg Config) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, mux: http.NewServeMux()}
 	var err error
-	if s.products, err = newCache[Product](cfg, "products"); err != nil {
+	if s.products, err = newCache[Product](s, "products"); err != nil {
 		return nil, err
 	}
-	if s.pages, err = newCache[Page](cfg, "pages"); err != nil {
-		s.products.Close()
+	if s.pages, err = newCache[Page](s, "pages"); err != nil {
+		s.Close()
 		return nil, err
 	}
-	if s.summary, err = newCache[Summary](cfg, "summary"); err != nil {
-		s.products.Close()
-		s.pages.Close()
+	if s.summary, err = newCache[Summary](s, "summary"); err != nil {
+		s.Close()
 		return nil, err
 	}
 	s.mux.Handle("GET /api/data", s.handle(s.getData))
@@ -93,16 +100,37 @@ func New(cfg Config) (*Service, error) {
 	return s, nil
 }
 
-// newCache makes one of the service's caches. Values stay fresh for
-// CacheTTL and may be served a minute past it while one request refreshes
-// them (never past an invalidation: invalidated values are gone).
-func newCache[V any](cfg Config, name string) (*cache.Cache[V], error) {
-	return cache.New(cache.Options[V]{
+// newCache makes one of the service's caches, with its L2 when Redis is
+// configured. Values stay fresh for CacheTTL and may be served a minute
+// past it while one request refreshes them (never past an invalidation:
+// invalidated values are gone).
+func newCache[V any](s *Service, name string) (*cache.Cache[V], error) {
+	cfg := s.cfg
+	logger := cfg.Logger.With("cache", name)
+	opts := cache.Options[V]{
 		TTL:      cfg.CacheTTL,
 		StaleFor: time.Minute,
 		Recorder: cfg.CacheRecorder,
-		Logger:   cfg.Logger.With("cache", name),
-	})
+		Logger:   logger,
+	}
+	if cfg.Redis != nil {
+		l2, err := credis.New[V](cfg.Redis, credis.Options{
+			Namespace: "strata:catalog:" + name,
+			MaxTTL:    cfg.CacheTTL + time.Minute,
+			Logger:    logger,
+		})
+		if err != nil {
+			return nil, err
+		}
+		s.closers = append(s.closers, l2.Close)
+		opts.L2 = l2
+	}
+	c, err := cache.New(opts)
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, c.Close)
+	return c, nil
 }
 
 // ServeHTTP implements http.Handler.
@@ -120,9 +148,10 @@ func (s *Service) Invalidate(ctx context.Context, version uint64, names ...strin
 
 // Close stops the caches' background work.
 func (s *Service) Close() {
-	s.products.Close()
-	s.pages.Close()
-	s.summary.Close()
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+	s.closers = nil
 }
 
 // handle adapts a handler that returns an error.

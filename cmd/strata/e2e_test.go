@@ -222,6 +222,80 @@ func TestServeEndToEnd(t *testing.T) {
 	}
 }
 
+// With -redis, the catalog's caches share an L2 on a real Redis: a read
+// fills it, and a write leaves a tombstone there, not the old value.
+func TestServeWithRedis(t *testing.T) {
+	redisAddr := testenv.Redis(t)
+	edgeAddr, apiAddr, adminAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	start(t, "  data", []string{"STRATA_ADMIN_TOKEN=secret"}, "serve", "-data-dir", t.TempDir(),
+		"-edge-addr", edgeAddr, "-api-addr", apiAddr, "-admin-addr", adminAddr, "-redis", "redis://"+redisAddr)
+	c := client{t}
+	api := "http://" + apiAddr
+	if resp, body := c.do("GET", api+"/api/products/3", ""); resp.StatusCode != 200 || !strings.Contains(body, `"version"`) {
+		t.Fatalf("GET product: %d %s", resp.StatusCode, body)
+	}
+	rc := redisConn(t, redisAddr)
+	const key = "strata:catalog:products:{product:3}"
+	if v := rc.cmd("GET", key); len(v) < 2 || v[1] != 'v' {
+		t.Fatalf("L2 entry after a read = %q, want a value", v)
+	}
+	if resp, body := c.do("PUT", api+"/api/products/3", `{"price_cents":4242}`, "Authorization", "Bearer secret"); resp.StatusCode != 200 {
+		t.Fatalf("PUT: %d %s", resp.StatusCode, body)
+	}
+	if v := rc.cmd("GET", key); len(v) < 2 || v[1] != 't' {
+		t.Fatalf("L2 entry after a write = %q, want a tombstone", v)
+	}
+	if _, body := c.do("GET", api+"/api/products/3", ""); !strings.Contains(body, `"price_cents": 4242`) {
+		t.Errorf("read after the write: %s", body)
+	}
+}
+
+// respConn is the least RESP client a test needs.
+type respConn struct {
+	t *testing.T
+	c net.Conn
+	r *bufio.Reader
+}
+
+func redisConn(t *testing.T, addr string) *respConn {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &respConn{t, c, bufio.NewReader(c)}
+}
+
+// cmd sends a command and returns a bulk-string reply ("" for nil).
+func (rc *respConn) cmd(args ...string) string {
+	rc.t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	if _, err := rc.c.Write([]byte(b.String())); err != nil {
+		rc.t.Fatal(err)
+	}
+	line, err := rc.r.ReadString('\n')
+	if err != nil || len(line) < 3 {
+		rc.t.Fatalf("redis reply %q: %v", line, err)
+	}
+	if line[0] != '$' {
+		rc.t.Fatalf("redis reply %q, want a bulk string", line)
+	}
+	var n int
+	fmt.Sscanf(line[1:], "%d", &n)
+	if n < 0 {
+		return ""
+	}
+	buf := make([]byte, n+2)
+	if _, err := io.ReadFull(rc.r, buf); err != nil {
+		rc.t.Fatal(err)
+	}
+	return string(buf[:n])
+}
+
 func TestServeShutsDownOnSignal(t *testing.T) {
 	p := start(t, "admin token", nil, "serve", "-data-dir", t.TempDir(),
 		"-edge-addr", freeAddr(t), "-api-addr", freeAddr(t), "-admin-addr", freeAddr(t))
@@ -280,6 +354,8 @@ func TestBadInvocations(t *testing.T) {
 		{"unusable data dir", []string{"serve", "-data-dir", filepath.Join(file, "sub")}, 1, "data dir"},
 		{"port in use", []string{"serve", "-data-dir", t.TempDir(), "-edge-addr", busy.Addr().String()}, 1, "address already in use"},
 		{"missing site dir", []string{"serve", "-data-dir", t.TempDir(), "-site-dir", filepath.Join(file, "x")}, 1, "site"},
+		{"dead redis", []string{"serve", "-data-dir", t.TempDir(), "-edge-addr", freeAddr(t), "-api-addr", freeAddr(t), "-admin-addr", freeAddr(t), "-redis", "redis://" + closedAddr(t)}, 1, "-redis"},
+		{"bad redis URL", []string{"serve", "-data-dir", t.TempDir(), "-redis", "ftp://x"}, 1, "-redis"},
 		{"edge without origin", []string{"edge"}, 2, "-origin is required"},
 		{"edge bad origin", []string{"edge", "-origin", "ftp://x"}, 2, "must be an http"},
 		{"invalidate nothing", []string{"invalidate"}, 2, "give -paths or -tags"},

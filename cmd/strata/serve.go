@@ -11,7 +11,10 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/redis/rueidis"
+
 	"github.com/strata-cache/strata/admin"
+	credis "github.com/strata-cache/strata/cache/redis"
 	"github.com/strata-cache/strata/catalog"
 	"github.com/strata-cache/strata/db"
 	"github.com/strata-cache/strata/edge"
@@ -80,6 +83,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	siteDir := fs.String("site-dir", "", "serve this directory as the static origin instead of the embedded sample site")
 	apiMaxAge := fs.Duration("api-max-age", time.Minute, "max-age the API gives cacheable responses")
 	cacheTTL := fs.Duration("cache-ttl", 5*time.Minute, "how long the API's application cache keeps values")
+	redisURL := fs.String("redis", "", "Redis URL for the application cache's shared L2 (redis://, rediss://, unix://, redis://host?master_set=NAME for Sentinel, comma-separated host:port list for Cluster); empty: L1 only")
 	ef, af, logger, err := parseNodeFlags(fs, args, stderr)
 	if err != nil {
 		return err
@@ -125,7 +129,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		closeAll(ls)
 		return err
 	}
+	var redisClient rueidis.Client
+	if *redisURL != "" {
+		if redisClient, err = credis.NewClient(*redisURL); err != nil {
+			closeAll(ls)
+			return fmt.Errorf("serve: -redis: %w", err)
+		}
+		defer redisClient.Close()
+	}
 	svc, err := catalog.New(catalog.Config{
+		Redis:         redisClient,
 		Repo:          catalog.SQLRepo{DB: database},
 		AdminToken:    token,
 		MaxAge:        *apiMaxAge,
