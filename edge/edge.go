@@ -198,10 +198,15 @@ type Purge struct {
 	// Paths are URL paths; a trailing "*" is a prefix wildcard. A path
 	// matches every query-string variant.
 	Paths []string
+	// URLs are exact URLs (scheme://host/path?query): each names one cache
+	// key, with all its Vary variants.
+	URLs []string
 	// Tags are surrogate keys (from the origin's Surrogate-Key field).
 	Tags []string
 	// All removes everything.
 	All bool
+	// Soft marks matching entries stale instead of removing them.
+	Soft bool
 }
 
 // Purge removes the matching responses and makes sure fetches in flight that

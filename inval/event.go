@@ -18,8 +18,22 @@ type Event struct {
 	Keys []string
 	// Tags are edge surrogate keys.
 	Tags []string
-	// Paths are edge URL paths; a trailing "*" is a prefix wildcard.
+	// Paths are edge URL paths; a trailing "*" is a prefix wildcard. A path
+	// matches every query string and host.
 	Paths []string
+	// URLs are exact edge URLs (scheme, host, path and query): each removes
+	// that one cache key with all its Vary variants.
+	URLs []string
+	// All purges everything in every edge (and, with Keys empty, nothing
+	// in the application caches).
+	All bool
+	// Soft marks the matching edge entries stale instead of removing them:
+	// they are revalidated with the origin (and may be served stale under
+	// stale-while-revalidate / stale-if-error) rather than refetched.
+	Soft bool
+	// By says who asked (e.g. "admin 127.0.0.1:5123", "outbox"), for the
+	// purge log.
+	By string
 	// Time is when the change was made, for latency measurement.
 	Time time.Time
 }
