@@ -140,7 +140,7 @@ func (t *Tier[V]) leaseKey(key string) string { return t.entryKey(key) + ":lease
 func (t *Tier[V]) tagKey(name string) string { return t.ns + ":tag:{" + name + "}" }
 
 // Get implements cache.Tier: one GET, then the floor and the entry's tag
-// tombstones from the client-side cache.
+// tombstones from the client-side cache (see readTombstones).
 func (t *Tier[V]) Get(ctx context.Context, key string) (cache.Entry[V], bool, error) {
 	var e cache.Entry[V]
 	if err := cache.CheckKey(key); err != nil {
@@ -182,27 +182,55 @@ func (t *Tier[V]) decode(key string, b []byte, e *cache.Entry[V], nowMS int64) b
 // current reports whether an entry read at version, with tags, is newer
 // than the namespace's floor and every tag tombstone.
 func (t *Tier[V]) current(ctx context.Context, version uint64, tags []string) (bool, error) {
-	now := time.Now().UnixNano()
-	if len(tags) == 0 {
-		floor, err := t.tombstone(t.c.DoCache(ctx, t.c.B().Get().Key(t.floorKey).Cache(), t.opts.MaxTTL), t.floorKey, now)
-		return version >= floor, err
-	}
-	cmds := make([]rueidis.CacheableTTL, 0, 1+len(tags))
-	keys := make([]string, 0, 1+len(tags))
-	keys = append(keys, t.floorKey)
+	var buf [8]string
+	keys := append(buf[:0], t.floorKey)
 	for _, tag := range tags {
 		keys = append(keys, t.tagKey(tag))
 	}
-	for _, k := range keys {
-		cmds = append(cmds, rueidis.CT(t.c.B().Get().Key(k).Cache(), t.opts.MaxTTL))
+	var vbuf [8]uint64
+	vs := vbuf[:len(keys)]
+	if len(keys) > len(vbuf) {
+		vs = make([]uint64, len(keys))
 	}
-	for i, r := range t.c.DoMultiCache(ctx, cmds...) {
-		v, err := t.tombstone(r, keys[i], now)
-		if err != nil || version < v {
-			return false, err
+	if err := t.readTombstones(ctx, keys, vs); err != nil {
+		return false, err
+	}
+	for _, v := range vs {
+		if version < v {
+			return false, nil
 		}
 	}
 	return true, nil
+}
+
+// readTombstones sets vs[i] to the version in the floor or tag tombstone
+// keys[i]. They come from the client-side cache: one DoCache per key costs
+// a map lookup when the key is there, a good deal less than DoMultiCache's
+// fan-out over connections; once one key is not, the rest are fetched in
+// one DoMultiCache, so a cold read costs at most two round trips.
+func (t *Tier[V]) readTombstones(ctx context.Context, keys []string, vs []uint64) error {
+	now := time.Now().UnixNano()
+	for i, k := range keys {
+		r := t.c.DoCache(ctx, t.c.B().Get().Key(k).Cache(), t.opts.MaxTTL)
+		v, err := t.tombstone(r, k, now)
+		if err != nil {
+			return err
+		}
+		vs[i] = v
+		if rest := keys[i+1:]; len(rest) > 0 && !r.IsCacheHit() {
+			cmds := make([]rueidis.CacheableTTL, len(rest))
+			for j, k := range rest {
+				cmds[j] = rueidis.CT(t.c.B().Get().Key(k).Cache(), t.opts.MaxTTL)
+			}
+			for j, r := range t.c.DoMultiCache(ctx, cmds...) {
+				if vs[i+1+j], err = t.tombstone(r, rest[j], now); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	return nil
 }
 
 // tombstone returns the version of the floor or tag tombstone key, from
@@ -227,8 +255,8 @@ func (t *Tier[V]) tombstone(r rueidis.RedisResult, key string, now int64) (uint6
 }
 
 // GetMany implements cache.Tier: one pipeline of GETs (split by node in a
-// Cluster), then the floor and the tags of every entry found in one
-// DoMultiCache.
+// Cluster), then the floor and the tags of every entry found, from the
+// client-side cache (see readTombstones).
 func (t *Tier[V]) GetMany(ctx context.Context, keys []string) ([]cache.Entry[V], []bool, error) {
 	es, oks := make([]cache.Entry[V], len(keys)), make([]bool, len(keys))
 	if len(keys) == 0 {
@@ -268,18 +296,9 @@ func (t *Tier[V]) GetMany(ctx context.Context, keys []string) ([]cache.Entry[V],
 	for _, tag := range tags {
 		tkeys = append(tkeys, t.tagKey(tag))
 	}
-	ccmds := make([]rueidis.CacheableTTL, len(tkeys))
-	for i, k := range tkeys {
-		ccmds[i] = rueidis.CT(t.c.B().Get().Key(k).Cache(), t.opts.MaxTTL)
-	}
-	vs := make([]uint64, len(ccmds))
-	nowNS := time.Now().UnixNano()
-	for i, r := range t.c.DoMultiCache(ctx, ccmds...) {
-		v, err := t.tombstone(r, tkeys[i], nowNS)
-		if err != nil {
-			return nil, nil, err
-		}
-		vs[i] = v
+	vs := make([]uint64, len(tkeys))
+	if err := t.readTombstones(ctx, tkeys, vs); err != nil {
+		return nil, nil, err
 	}
 	for i := range es {
 		if !oks[i] {
