@@ -242,7 +242,10 @@ func TestOtherTierSeesTagTombstone(t *testing.T) {
 		OnInvalidations: func(ms []rueidis.RedisMessage) {
 			for _, m := range ms {
 				k, _ := m.ToString()
-				pushed <- k
+				select { // never block rueidis's reader
+				case pushed <- k:
+				default:
+				}
 			}
 		},
 	})
