@@ -84,7 +84,8 @@ type Lease struct {
 // L1 copies (cross-instance L1 coherence).
 type Notifier interface {
 	// Subscribe runs until ctx ends. It calls apply for every invalidation
-	// published by any instance (this one included), in order. When events
+	// published by any instance (this one included), in order; nil names
+	// stand for a Flush (everything read before version). When events
 	// may have been missed (the subscription dropped, or the stream was
 	// trimmed past the last event seen) it calls lost, and the caller
 	// flushes its L1, before any further apply.

@@ -103,7 +103,8 @@
 // a subscriber tells from the events alone that it missed some: the stream
 // was trimmed (XADD MAXLEN ~ Options.StreamMaxLen) past what it had read,
 // or lost and created again. Then it calls lost, as it does once per outage
-// when a read fails, and for every Flush. After a dropped connection it
+// when a read fails. A Flush arrives as apply with nil names (the L1 raises
+// its floor to the flush's version). After a dropped connection it
 // resumes after the last event it saw.
 //
 // # Deployment: what the guarantee needs

@@ -53,9 +53,8 @@ func (t *Tier[V]) publish(ctx context.Context, op string, version uint64, names 
 // per outage; reading resumes after the last event seen when the
 // connection is back), when the events it reads are not consecutive (the
 // stream was trimmed past the last event seen, or was lost and created
-// again), when an event cannot be decoded, and for every Flush: a flush
-// empties every L1, which is what lost asks for. lost is called before any
-// further apply.
+// again), and when an event cannot be decoded. lost is called before any
+// further apply. A Flush is delivered as apply(version, nil).
 func (t *Tier[V]) Subscribe(ctx context.Context, apply func(version uint64, names []string), lost func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -227,7 +226,12 @@ func (s *subscriber[V]) handle(e rueidis.XRangeEntry) {
 		}
 		s.apply(v, names)
 	case opFlush:
-		s.lost()
+		v, err := strconv.ParseUint(f["v"], 10, 64)
+		if err != nil {
+			s.lost()
+			return
+		}
+		s.apply(v, nil) // nil names: everything read before v
 	default: // a newer release's event
 		s.t.log.Warn("redis: unknown invalidation event; L1 flushed", "stream", s.t.streamKey, "id", e.ID, "op", f["op"])
 		s.lost()
