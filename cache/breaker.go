@@ -31,6 +31,8 @@ func (c *Cache[V]) l2Call(ctx context.Context, f func(context.Context) error) er
 	case err == nil:
 		c.brk.fails.Store(0)
 	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+	case errors.Is(err, ErrValue), errors.Is(err, ErrBadKey):
+		// The value or key, not L2, is at fault.
 	default:
 		c.l2Failed(err)
 	}

@@ -517,7 +517,11 @@ func (c *Cache[V]) loadAndFill(ctx context.Context, key string, load LoaderFunc[
 	}
 	e := c.newEntry(it, negative, start, d)
 	if fillL2 {
-		if stored, err := c.l2Fill(ctx, key, e); err == nil && !stored {
+		stored, err := c.l2Fill(ctx, key, e)
+		switch {
+		case errors.Is(err, ErrValue):
+			c.log.Warn("cache: value not stored in L2", "key", key, "err", err)
+		case err == nil && !stored:
 			c.rec.FillRefused(TierL2)
 		}
 	}

@@ -273,3 +273,43 @@ func TestRedisClusterCache(t *testing.T) {
 		t.Errorf("empty key: %v", err)
 	}
 }
+
+// A value L2 cannot encode is still returned (from the loader, then L1),
+// is logged, and does not open the breaker: the value is at fault, not Redis.
+func TestRedisUnencodableValue(t *testing.T) {
+	addr := testenv.Redis(t)
+	client, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(client.Close)
+	l2, err := credis.New[any](client, credis.Options{Namespace: "bad-values"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l2.Close)
+	rec := &breakerEvents{ch: make(chan bool, 4)}
+	c, err := cache.New(cache.Options[any]{L2: l2, BreakerFailures: 2, Recorder: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	ch := make(chan int)
+	for i := range 5 {
+		r, err := c.Get(context.Background(), fmt.Sprint("k", i), func(context.Context, string) (cache.Item[any], error) {
+			return cache.Item[any]{Value: ch, Version: 1}, nil
+		})
+		if err != nil || r.Value != any(ch) {
+			t.Fatalf("Get %d = %+v, %v", i, r, err)
+		}
+	}
+	select {
+	case <-rec.ch:
+		t.Error("values that do not encode opened the breaker")
+	default:
+	}
+	big := make([]byte, 17<<20) // over the codec's 16 MiB default
+	if _, err := l2.Fill(context.Background(), "big", cache.Entry[any]{Value: big, Version: 1, Expires: time.Now().Add(time.Minute), Fresh: time.Now().Add(time.Minute)}); !errors.Is(err, cache.ErrValue) {
+		t.Errorf("oversized value: %v, want ErrValue", err)
+	}
+}

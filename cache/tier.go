@@ -103,6 +103,11 @@ type Pinger interface {
 // Get returns an error that wraps ErrNotFound.
 var ErrNotFound = errors.New("cache: not found")
 
+// ErrValue is wrapped by a tier's error for a value it cannot store (it
+// does not encode, or it is too large). It says nothing about the tier's
+// health, so it does not count against the circuit breaker.
+var ErrValue = errors.New("cache: value cannot be stored")
+
 // ErrBadKey is returned for keys a tier cannot store: the empty key, or a
 // key longer than MaxKeyLen.
 var ErrBadKey = errors.New("cache: bad key")

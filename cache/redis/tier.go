@@ -329,7 +329,7 @@ func (t *Tier[V]) Fill(ctx context.Context, key string, e cache.Entry[V]) (bool,
 	}
 	b, err := encodeEntry(t.opts.Format, &e)
 	if err != nil {
-		return false, fmt.Errorf("redis: fill %s: %w", quoteKey(key), err)
+		return false, fmt.Errorf("redis: fill %s: %w: %w", quoteKey(key), cache.ErrValue, err)
 	}
 	px := strconv.FormatInt(ceilMS(min(ttl, t.opts.MaxTTL)), 10)
 	// b is not touched again, so the string may share its bytes.
