@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -63,10 +64,25 @@ type Recorder interface {
 	OriginFetch(behavior string, status int)
 }
 
+// PurgeRecorder is implemented by Recorders that also count purges; the
+// edge calls Purge when its Config.Recorder has it.
+//
+// It is a separate interface only until the recorder in obs implements it;
+// then it is meant to join Recorder.
+type PurgeRecorder interface {
+	// Purge is called once per Edge.Purge for each kind of selector it
+	// used — "url", "path", "prefix", "tag" or "all" — with the responses
+	// the selectors of that kind removed, or marked stale for a soft purge.
+	Purge(selector string, removed, marked int)
+}
+
 type nopRecorder struct{}
 
 func (nopRecorder) Request(string, string)  {}
 func (nopRecorder) OriginFetch(string, int) {}
+func (nopRecorder) Purge(string, int, int)  {}
+
+var _ PurgeRecorder = nopRecorder{}
 
 // Config configures an Edge. Zero values are replaced by the defaults named.
 type Config struct {
@@ -108,8 +124,9 @@ type Config struct {
 
 // Edge is the caching reverse proxy. It is an http.Handler; create it with New.
 type Edge struct {
-	cfg    Config
-	purges purgeLog
+	cfg      Config
+	purgeRec PurgeRecorder // cfg.Recorder, when it records purges
+	purges   purgeLog
 	// fills are the collapsed origin fetches in flight, by flight key.
 	fillMu sync.Mutex
 	fills  map[string]*fill
@@ -180,8 +197,10 @@ func New(cfg Config) (*Edge, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	purgeRec, _ := cfg.Recorder.(PurgeRecorder)
 	return &Edge{
 		cfg:       cfg,
+		purgeRec:  purgeRec,
 		downUntil: make([]atomic.Int64, len(cfg.Behaviors)),
 		fills:     map[string]*fill{},
 		xHit:      "Hit from " + cfg.Name,
@@ -193,53 +212,137 @@ func New(cfg Config) (*Edge, error) {
 	}, nil
 }
 
-// Purge describes what to remove from the store.
+// Purge describes what to remove from the store. A purge removes the union
+// of what its selectors match.
 type Purge struct {
-	// Paths are URL paths; a trailing "*" is a prefix wildcard. A path
-	// matches every query-string variant.
+	// Paths are URL paths; a trailing "*" is a prefix wildcard ("/api/*";
+	// "*" alone is everything). A path matches every query-string and host
+	// variant. Paths are compared percent-decoded.
 	Paths []string
 	// URLs are exact URLs (scheme://host/path?query): each names one cache
-	// key, with all its Vary variants.
+	// key, with all its Vary variants. The scheme and host are compared
+	// case-insensitively, the path and query as sent.
 	URLs []string
-	// Tags are surrogate keys (from the origin's Surrogate-Key field).
+	// Tags are surrogate keys, from the origin's Surrogate-Key
+	// (space-separated) and Cache-Tag (comma-separated) fields.
 	Tags []string
 	// All removes everything.
 	All bool
-	// Soft marks matching entries stale instead of removing them.
+	// Soft marks matching entries stale instead of removing them: the next
+	// request revalidates with the origin (a 304 refreshes the entry), and
+	// meanwhile the entry is served stale only where its
+	// stale-while-revalidate or stale-if-error allow.
 	Soft bool
 }
 
-// Purge removes the matching responses and makes sure fetches in flight that
-// started before it do not store theirs. It returns the number removed.
-func (e *Edge) Purge(p Purge) int {
-	var matchers []func(*store.Entry) bool
-	if p.All {
-		matchers = append(matchers, func(*store.Entry) bool { return true })
+// ErrPurge is wrapped by Purge.Validate's errors.
+var ErrPurge = errors.New("edge: invalid purge")
+
+// Validate reports a selector Purge would ignore: a URL that is not an
+// absolute http or https URL, a path that does not start with "/" (other
+// than "*"), an empty tag, or no selector at all.
+func (p Purge) Validate() error {
+	for _, u := range p.URLs {
+		if _, ok := urlKey(u); !ok {
+			return fmt.Errorf("%w: URL %q is not an absolute http(s) URL", ErrPurge, u)
+		}
 	}
 	for _, path := range p.Paths {
-		matchers = append(matchers, store.PathMatcher(path))
+		if path != "*" && !strings.HasPrefix(path, "/") {
+			return fmt.Errorf("%w: path %q must start with / (or be *)", ErrPurge, path)
+		}
 	}
-	for _, tag := range p.Tags {
-		matchers = append(matchers, func(en *store.Entry) bool { return store.HasTag(en.Tags, tag) })
+	for _, t := range p.Tags {
+		if t == "" {
+			return fmt.Errorf("%w: empty tag", ErrPurge)
+		}
 	}
-	if len(matchers) == 0 {
-		return 0
+	if !p.All && len(p.URLs)+len(p.Paths)+len(p.Tags) == 0 {
+		return fmt.Errorf("%w: no selector", ErrPurge)
 	}
-	match := func(en *store.Entry) bool {
-		for _, m := range matchers {
-			if m(en) {
-				return true
+	return nil
+}
+
+// selectors returns the store selectors of p, without the ones Validate
+// rejects; everything replaces the rest.
+func (p Purge) selectors() []store.Selector {
+	if p.All {
+		return []store.Selector{{Kind: store.KindAll}}
+	}
+	sels := make([]store.Selector, 0, len(p.URLs)+len(p.Paths)+len(p.Tags))
+	for _, u := range p.URLs {
+		if key, ok := urlKey(u); ok {
+			sels = append(sels, store.Selector{Kind: store.KindURL, Value: key})
+		}
+	}
+	for _, path := range p.Paths {
+		if path == "*" || strings.HasPrefix(path, "/") {
+			sels = append(sels, store.PathSelector(path))
+		}
+	}
+	for _, t := range p.Tags {
+		if t != "" {
+			sels = append(sels, store.Selector{Kind: store.KindTag, Value: t})
+		}
+	}
+	for _, s := range sels {
+		if s.Kind == store.KindAll { // the path "*"
+			return []store.Selector{s}
+		}
+	}
+	return sels
+}
+
+// urlKey returns the primary cache key of an absolute URL, as cacheKey
+// computes it for a request for that URL.
+func urlKey(raw string) (string, bool) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", false
+	}
+	return keyFor(u.Scheme, u.Host, u.RequestURI()), true
+}
+
+// PurgeResult counts what a purge did.
+type PurgeResult struct {
+	Removed int // responses removed
+	Marked  int // responses marked stale (soft purge) that were not marked yet
+}
+
+// Purge removes the matching responses (or, with p.Soft, marks them stale)
+// and makes sure fetches in flight that started before it do not store
+// theirs (or store them stale). It visits only the matching entries. When
+// it returns, no request served by the edge gets a matching response that
+// was stored before the purge, except as a soft purge allows.
+func (e *Edge) Purge(p Purge) PurgeResult {
+	sels := p.selectors()
+	if len(sels) == 0 {
+		return PurgeResult{}
+	}
+	e.recordPurge(sels, p.Soft)
+	now := e.cfg.Now()
+	var total PurgeResult
+	var byKind [store.KindAll + 1]PurgeResult
+	var used [store.KindAll + 1]bool
+	for _, s := range sels {
+		r := &byKind[s.Kind]
+		used[s.Kind] = true
+		if p.Soft {
+			r.Marked += e.cfg.Store.MarkStale(s, now)
+		} else {
+			r.Removed += e.cfg.Store.Purge(s)
+		}
+	}
+	for k, r := range byKind {
+		if used[k] {
+			total.Removed += r.Removed
+			total.Marked += r.Marked
+			if e.purgeRec != nil {
+				e.purgeRec.Purge(store.Kind(k).String(), r.Removed, r.Marked)
 			}
 		}
-		return false
 	}
-	e.recordPurge(match)
-	if p.All {
-		n := e.cfg.Store.Len()
-		e.cfg.Store.PurgeAll()
-		return n
-	}
-	return e.cfg.Store.PurgeFunc(match)
+	return total
 }
 
 // behavior returns the behavior for path, or nil.

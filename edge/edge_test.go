@@ -276,11 +276,11 @@ func TestPurge(t *testing.T) {
 	for _, p := range []string{"/api/a", "/api/b?x=1", "/site"} {
 		h.do(t, "GET", p)
 	}
-	if n := h.edge.Purge(Purge{Paths: []string{"/api/*"}}); n != 2 {
-		t.Errorf("wildcard purge removed %d, want 2", n)
+	if r := h.edge.Purge(Purge{Paths: []string{"/api/*"}}); r != (PurgeResult{Removed: 2}) {
+		t.Errorf("wildcard purge: %+v, want 2 removed", r)
 	}
-	if n := h.edge.Purge(Purge{Tags: []string{"k/site"}}); n != 1 {
-		t.Errorf("tag purge removed %d, want 1", n)
+	if r := h.edge.Purge(Purge{Tags: []string{"k/site"}}); r != (PurgeResult{Removed: 1}) {
+		t.Errorf("tag purge: %+v, want 1 removed", r)
 	}
 	if h.store.Len() != 0 {
 		t.Errorf("store has %d entries after purges", h.store.Len())

@@ -141,7 +141,17 @@ func (e *Edge) storability(out *http.Request, status int, h http.Header, cc http
 
 // shareable reports whether a stored response may answer other requests
 // without validation: it is fresh and not no-cache.
-func shareable(en *store.Entry) bool { return en.Lifetime > 0 && !en.Directives.NoCache }
+func shareable(en *store.Entry) bool { return lifetime(en) > 0 && !en.Directives.NoCache }
+
+// lifetime is en's freshness lifetime: the one it was stored with, cut
+// short by a soft purge, after which it is stale (its age when it was
+// marked).
+func lifetime(en *store.Entry) time.Duration {
+	if since, ok := en.StaleSince(); ok {
+		return min(en.Lifetime, max(0, httpcache.CurrentAge(en.Timing, since)))
+	}
+	return en.Lifetime
+}
 
 // fetch requests r's resource from b's origin, validating stale when given,
 // and stores the response when allowed and mayStore.
@@ -203,12 +213,14 @@ func (e *Edge) fetch(b *Behavior, r *http.Request, key string, stale *store.Entr
 		}
 		if names := varyNames(resp.Header); len(names) > 0 {
 			en.Key = e.variantKey(key, r.URL.Path, names, epoch, r.Header, en.Retain)
+			en.Primary = en.Key[:len(key)] // the variant is purged with its URL
 		}
 	}
 
 	if f != nil && en != nil && shareable(en) && resp.ContentLength >= 0 && resp.ContentLength <= e.cfg.MaxObjectSize {
 		res.shared, res.fill = en, f
-		storeIt := !e.purges.purgedSince(epoch, en)
+		hard, _ := e.purges.check(epoch, en)
+		storeIt := !hard // pump checks again once the body is complete
 		if storeIt {
 			res.stored = true // being stored: the body is still arriving
 		} else {
@@ -290,26 +302,38 @@ func (e *Edge) refresh(out *http.Request, key string, stale *store.Entry, notMod
 	return res
 }
 
-// storeUnlessPurged stores en unless a purge after epoch matches it. The
-// check and the write happen under storeMu's read lock, and a purge records
-// itself under the write lock before it scans the store, so either the purge
-// sees the entry and removes it, or the check sees the purge.
+// storeUnlessPurged stores en unless a hard purge after epoch matches it,
+// and stores it already stale when only a soft one does: a fetch that a
+// soft purge overtook may have fetched the content the purge was about, so
+// its response is kept for revalidation (its validators make the next
+// request a conditional one) but not served as fresh. It is stale since it
+// arrived, so stale-while-revalidate and stale-if-error count from then.
+//
+// The check and the write happen under storeMu's read lock, and a purge
+// records itself under the write lock before it touches the store, so
+// either the purge finds the entry (the indexes are updated with the write)
+// or the check sees the purge.
 func (e *Edge) storeUnlessPurged(epoch uint64, en *store.Entry) bool {
 	e.storeMu.RLock()
 	defer e.storeMu.RUnlock()
-	if e.purges.purgedSince(epoch, en) {
+	hard, soft := e.purges.check(epoch, en)
+	switch {
+	case hard:
 		return false
+	case soft:
+		e.cfg.Store.SetStale(en, en.Timing.ResponseTime)
+	default:
+		e.cfg.Store.Set(en)
 	}
-	e.cfg.Store.Set(en)
 	return true
 }
 
 // recordPurge logs a purge so that fetches in flight do not store what it
-// removes; the caller then removes the matching entries from the store.
-func (e *Edge) recordPurge(match func(*store.Entry) bool) {
+// removes; the caller then removes (or marks) the matching entries.
+func (e *Edge) recordPurge(sels []store.Selector, soft bool) {
 	e.storeMu.Lock()
 	defer e.storeMu.Unlock()
-	e.purges.add(match)
+	e.purges.add(sels, soft)
 }
 
 type cancelOnClose struct {

@@ -153,7 +153,7 @@ func (e *Edge) usable(en *store.Entry, req httpcache.Request, age time.Duration)
 	if tooOld(req, age) {
 		return false
 	}
-	left := en.Lifetime - age
+	left := lifetime(en) - age
 	if req.HasMinFresh && left < req.MinFresh {
 		return false
 	}
@@ -230,18 +230,14 @@ func (e *Edge) invalidateURIs(r *http.Request, h http.Header) {
 		}
 		keys = append(keys, keyFor(scheme, r.Host, u.RequestURI()))
 	}
-	// Variants live under secondary keys that start with the primary key.
-	match := func(en *store.Entry) bool {
-		primary, _, _ := strings.Cut(en.Key, "\x00")
-		for _, k := range keys {
-			if primary == k {
-				return true
-			}
-		}
-		return false
+	sels := make([]store.Selector, len(keys))
+	for i, k := range keys {
+		sels[i] = store.Selector{Kind: store.KindURL, Value: k}
 	}
-	e.recordPurge(match)
-	for _, k := range keys {
-		e.cfg.Store.Delete(k)
+	// Like a purge by URL: fetches in flight do not store the old response,
+	// and every Vary variant goes with its URL.
+	e.recordPurge(sels, false)
+	for _, s := range sels {
+		e.cfg.Store.Purge(s)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,7 +21,7 @@ func (e *Edge) serveEntry(w http.ResponseWriter, r *http.Request, en *store.Entr
 	copyHeader(h, en.Header)
 	age := httpcache.CurrentAge(en.Timing, now)
 	h.Set("Age", strconv.FormatInt(int64(age/time.Second), 10))
-	cs.TTL, cs.HasTTL = int64((en.Lifetime-age)/time.Second), true
+	cs.TTL, cs.HasTTL = int64((lifetime(en)-age)/time.Second), true
 	e.setStatus(h, cs, xcache)
 	e.writeBody(w, r, en.Status, en.Body, nil)
 }
@@ -135,11 +136,25 @@ func hasField(fields []string, f string) bool {
 	return false
 }
 
-// surrogateKeys returns the space-separated keys of the Surrogate-Key field.
+// surrogateKeys returns the response's surrogate keys: the space-separated
+// keys of Surrogate-Key (Fastly, Varnish) and the comma-separated ones of
+// Cache-Tag (Cloudflare), without duplicates, in order of appearance.
 func surrogateKeys(h http.Header) []string {
 	var keys []string
+	add := func(k string) {
+		if k != "" && !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
 	for _, v := range h.Values("Surrogate-Key") {
-		keys = append(keys, strings.Fields(v)...)
+		for _, k := range strings.Fields(v) {
+			add(k)
+		}
+	}
+	for _, v := range h.Values("Cache-Tag") {
+		for _, k := range strings.Split(v, ",") {
+			add(strings.TrimSpace(k))
+		}
 	}
 	return keys
 }

@@ -41,7 +41,7 @@ func staleWhileRevalidate(en *store.Entry, req httpcache.Request, age time.Durat
 		req.NoCache || tooOld(req, age) || req.HasMinFresh {
 		return false
 	}
-	return age-en.Lifetime <= cc.StaleWhileRevalidate
+	return age-lifetime(en) <= cc.StaleWhileRevalidate
 }
 
 // staleOnError reports whether en, aged age, may be served in place of an
@@ -51,7 +51,7 @@ func staleOnError(en *store.Entry, req httpcache.Request, age time.Duration, unr
 	if cc.NoCache || cc.MustRevalidate || cc.ProxyRevalidate {
 		return false
 	}
-	staleness := age - en.Lifetime
+	staleness := age - lifetime(en)
 	if cc.HasStaleIfError && staleness <= cc.StaleIfError {
 		return true
 	}

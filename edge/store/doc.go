@@ -6,9 +6,19 @@
 // freshness lifetime plus the time it may still serve stale or be revalidated)
 // has passed.
 //
+// Purges do not scan the store. Memory keeps indexes from each purge
+// selector to the entries it matches — surrogate key → entries, URL →
+// its Vary variants, and a radix tree of paths that answers exact paths and
+// prefixes — so a purge costs time proportional to what it removes (see
+// Kind for each selector's cost), and lookups stay a single hash probe. The
+// indexes are updated under the same lock as the store's own change of a
+// key, for every cause (Set, replacement, Delete, purge, eviction for size,
+// expiration, PurgeAll), so they always list exactly the stored entries;
+// index.go explains how.
+//
 // Contract: all methods are safe for concurrent use. An Entry is immutable
-// once Set: callers that need a changed entry (a 304 refresh) build a new one
-// and Set it. Purges by path prefix and by tag scan the store: they cost time
-// proportional to its number of entries, which is fine for purges (rare) and
-// keeps lookups (hot) a single hash probe.
+// once Set, except for its soft-purge mark (MarkStale, StaleSince), which is
+// atomic: callers that need a changed entry (a 304 refresh) build a new one
+// and Set it. Each Set stores a distinct entry: an entry that was stored
+// before, or a copy of one, is copied again, without the mark.
 package store
