@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,21 +17,47 @@ import (
 
 const tok = "s3cret"
 
+var quiet = slog.New(slog.DiscardHandler)
+
 func newServer(t *testing.T, sub inval.Handler) *httptest.Server {
 	t.Helper()
-	bus := inval.NewMemory(nil)
+	srv, _ := newServerBus(t, sub, Config{})
+	return srv
+}
+
+// newServerBus returns an admin server on a memory bus with sub (if not
+// nil) subscribed as "edge", configured by cfg plus the token, tracker and
+// a metrics handler.
+func newServerBus(t *testing.T, sub inval.Handler, cfg Config) (*httptest.Server, *inval.Memory) {
+	t.Helper()
+	bus := inval.NewMemory(quiet)
 	t.Cleanup(func() { bus.Close() })
 	if sub != nil {
 		bus.Subscribe("edge", sub)
 	}
-	h, err := New(Config{Token: tok, Tracker: inval.NewTracker(bus),
-		Metrics: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "strata_up 1\n") })})
+	tr := inval.NewTracker(bus)
+	t.Cleanup(func() { tr.Close() })
+	cfg.Token, cfg.Tracker = tok, tr
+	cfg.Metrics = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "strata_up 1\n") })
+	if cfg.Logger == nil {
+		cfg.Logger = quiet
+	}
+	h, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return srv
+	return srv, bus
+}
+
+// assertNothingPublished checks that no event was published on bus: the
+// next event gets sequence number 1.
+func assertNothingPublished(t *testing.T, bus inval.Bus) {
+	t.Helper()
+	if seq, err := bus.Publish(context.Background(), inval.Event{}); err != nil || seq != 1 {
+		t.Errorf("%d events were published, want none (%v)", seq-1, err)
+	}
 }
 
 func call(t *testing.T, srv *httptest.Server, method, path, token, body string) (int, map[string]any) {
@@ -51,17 +78,22 @@ func call(t *testing.T, srv *httptest.Server, method, path, token, body string) 
 }
 
 func TestAuth(t *testing.T) {
-	srv := newServer(t, nil)
-	for _, path := range []string{"/metrics", "/invalidations/I1"} {
+	srv, bus := newServerBus(t, nil, Config{})
+	for _, path := range []string{"/metrics", "/invalidations/I1", "/invalidations", "/cache/inventory"} {
 		for _, token := range []string{"", "wrong"} {
 			if code, m := call(t, srv, "GET", path, token, ""); code != 401 || m["error"] == nil {
 				t.Errorf("GET %s with %q: %d %v", path, token, code, m)
 			}
 		}
 	}
-	if code, _ := call(t, srv, "POST", "/invalidations", "", `{"paths":["/"]}`); code != 401 {
-		t.Errorf("unauthorised POST: %d", code)
+	for _, path := range []string{"/invalidations", "/purge"} {
+		for _, token := range []string{"", "wrong"} {
+			if code, _ := call(t, srv, "POST", path, token, `{"paths":["/"]}`); code != 401 {
+				t.Errorf("unauthorised POST %s with %q: %d", path, token, code)
+			}
+		}
 	}
+	assertNothingPublished(t, bus)
 	if code, _ := call(t, srv, "GET", "/healthz", "", ""); code != 200 {
 		t.Errorf("healthz: %d", code)
 	}
@@ -91,7 +123,7 @@ func TestInvalidationLifecycle(t *testing.T) {
 }
 
 func TestBadRequests(t *testing.T) {
-	srv := newServer(t, nil)
+	srv, bus := newServerBus(t, nil, Config{})
 	for _, tt := range []struct {
 		method, path, body string
 		code               int
@@ -100,13 +132,28 @@ func TestBadRequests(t *testing.T) {
 		{"POST", "/invalidations", `{"pathz":["/"]}`, 400},
 		{"POST", "/invalidations", `{"paths":["nope"]}`, 400},
 		{"POST", "/invalidations", `{"paths":[]}`, 400},
+		{"POST", "/invalidations", `{}`, 400},
+		{"POST", "/invalidations", `{"urls":["/relative"]}`, 400},
+		{"POST", "/invalidations", `{"urls":["ftp://h/x"]}`, 400},
+		{"POST", "/invalidations", `{"all":true,"paths":["/"]}`, 400},
+		{"POST", "/invalidations", `{"tags":["a b"]}`, 400},
+		{"POST", "/invalidations", `{"soft":"yes","paths":["/"]}`, 400},
+		{"POST", "/invalidations", `{"paths":["/"]} {}`, 400},
 		{"POST", "/invalidations", `{"paths":["/` + strings.Repeat("a", maxBody) + `"]}`, 413},
+		{"POST", "/purge", `{"paths":["nope"]}`, 400},
+		{"POST", "/purge?wait=soon", `{"paths":["/"]}`, 400},
+		{"POST", "/purge?wait=-1s", `{"paths":["/"]}`, 400},
+		{"POST", "/purge", `{"paths":`, 400},
 		{"GET", "/invalidations/Iunknown", "", 404},
+		{"GET", "/invalidations/Iunknown?wait=1s", "", 404},
+		{"GET", "/invalidations?limit=0", "", 400},
+		{"GET", "/invalidations?limit=x", "", 400},
 	} {
 		if code, m := call(t, srv, tt.method, tt.path, tok, tt.body); code != tt.code || m["error"] == nil {
 			t.Errorf("%s %s %.30q: %d %v, want %d", tt.method, tt.path, tt.body, code, m, tt.code)
 		}
 	}
+	assertNothingPublished(t, bus)
 	if _, err := New(Config{Tracker: inval.NewTracker(inval.NewMemory(nil))}); err == nil {
 		t.Error("New accepted an empty token")
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -24,12 +26,17 @@ type Memory struct {
 }
 
 type memSub struct {
-	name  string
-	h     Handler
-	acked uint64
+	name    string
+	h       Handler
+	acked   uint64
+	started time.Time
 }
 
-var _ Bus = (*Memory)(nil)
+var (
+	_ Bus          = (*Memory)(nil)
+	_ NodeReporter = (*Memory)(nil)
+	_ LossNotifier = (*Memory)(nil)
+)
 
 // NewMemory returns an empty bus. logger receives handler errors (nil means
 // slog.Default()).
@@ -87,11 +94,31 @@ func (m *Memory) Subscribe(name string, h Handler) error {
 	if _, ok := m.subs[name]; ok {
 		return fmt.Errorf("%w: %q", ErrDuplicateName, name)
 	}
-	s := &memSub{name: name, h: h, acked: m.seq}
+	s := &memSub{name: name, h: h, acked: m.seq, started: time.Now()}
 	m.subs[name] = s
 	m.wg.Add(1)
 	go m.deliver(s)
 	return nil
+}
+
+// SubscribeWithLost implements LossNotifier. Memory never loses events, so
+// lost is never called.
+func (m *Memory) SubscribeWithLost(name string, h Handler, _ LostFunc) error {
+	return m.Subscribe(name, h)
+}
+
+// Nodes implements NodeReporter: every subscriber, always live (it runs in
+// this process), with the current time as its heartbeat.
+func (m *Memory) Nodes(context.Context) ([]NodeStatus, error) {
+	now := time.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]NodeStatus, 0, len(m.subs))
+	for _, s := range m.subs {
+		out = append(out, NodeStatus{Name: s.name, Applied: s.acked, Heartbeat: now, Started: s.started, Live: true, Lag: m.seq - s.acked})
+	}
+	slices.SortFunc(out, func(a, b NodeStatus) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
 }
 
 // deliver runs one subscriber until the bus closes.

@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -18,22 +20,73 @@ const (
 	StatusCompleted  = "Completed"
 )
 
-// Invalidation is one admin invalidation request and its status.
+// Invalidation is one admin invalidation and its status.
 type Invalidation struct {
-	ID              string    `json:"id"`
-	Status          string    `json:"status"`
-	CallerReference string    `json:"callerReference,omitempty"`
-	Paths           []string  `json:"paths,omitempty"`
-	Tags            []string  `json:"tags,omitempty"`
-	CreateTime      time.Time `json:"createTime"`
-	Seq             uint64    `json:"seq"`
+	ID              string   `json:"id"`
+	Status          string   `json:"status"`
+	CallerReference string   `json:"callerReference,omitempty"`
+	Paths           []string `json:"paths,omitempty"`
+	URLs            []string `json:"urls,omitempty"`
+	Tags            []string `json:"tags,omitempty"`
+	All             bool     `json:"all,omitempty"`
+	Soft            bool     `json:"soft,omitempty"`
+	// By says who asked, e.g. "admin@127.0.0.1:5123".
+	By         string    `json:"by,omitempty"`
+	CreateTime time.Time `json:"createTime"`
+	// CompleteTime is when the invalidation was first seen Completed; zero
+	// while it is in progress.
+	CompleteTime time.Time `json:"completeTime,omitzero"`
+	// Seq is the bus sequence number of the invalidation's event; 0 for
+	// the moment between the record's creation and the event's publication.
+	Seq uint64 `json:"seq"`
+	// Nodes is every subscriber's progress on this invalidation, when the
+	// bus reports it (NodeReporter) and the invalidation was read alone
+	// (Get, Wait, Create), not in a List.
+	Nodes []NodeProgress `json:"nodes,omitempty"`
 }
 
-// Limits on one invalidation request.
+// NodeProgress is one subscriber's progress on one invalidation.
+type NodeProgress struct {
+	Node    string `json:"node"`
+	Applied uint64 `json:"applied"`
+	Live    bool   `json:"live"`
+	// Done reports whether the node applied the invalidation (Applied ≥
+	// the invalidation's Seq). A node that is not Live does not hold the
+	// invalidation open, done or not.
+	Done bool `json:"done"`
+}
+
+// Request asks for an invalidation.
+type Request struct {
+	// Paths are edge URL paths, each starting with "/"; a trailing "*" is
+	// a prefix wildcard.
+	Paths []string
+	// URLs are exact absolute http or https URLs.
+	URLs []string
+	// Tags are surrogate keys.
+	Tags []string
+	// All invalidates everything; it takes no Paths, URLs or Tags.
+	All bool
+	// Soft marks matching entries stale instead of removing them.
+	Soft bool
+	// CallerReference makes the request idempotent: a request repeating a
+	// reference returns the invalidation it named, on every Tracker that
+	// shares the Store.
+	CallerReference string
+	// By says who asked, for the record and the purge log.
+	By string
+}
+
+// Limits on one invalidation request. They are generous: a request holding
+// MaxPaths items is about one Redis stream entry of a megabyte or less, and
+// the admin API rate-limits the items asked for per second.
 const (
-	MaxPaths     = 3000
-	maxKept      = 1000 // invalidations remembered for status queries
-	maxPathBytes = 4096
+	// MaxPaths caps the paths, URLs and tags of one request, together.
+	MaxPaths = 10000
+	// MaxItemBytes caps one path, URL or tag.
+	MaxItemBytes = 8192
+	// MaxCallerReferenceBytes caps a caller reference.
+	MaxCallerReferenceBytes = 1024
 )
 
 // Errors callers branch on.
@@ -41,23 +94,56 @@ var (
 	ErrInvalid  = errors.New("inval: invalid invalidation")
 	ErrConflict = errors.New("inval: caller reference already used for a different batch")
 	ErrNotFound = errors.New("inval: no such invalidation")
+	// ErrPublish is wrapped by Create's error when the bus refused the
+	// invalidation's event (Redis unreachable, bus closed): nothing was
+	// invalidated and the request can be repeated.
+	ErrPublish = errors.New("inval: publishing the invalidation failed")
 )
 
-// Tracker creates admin invalidations on a bus and reports their status.
-type Tracker struct {
-	bus Bus
-	now func() time.Time
-
-	createMu sync.Mutex // serialises Create, so a caller reference is used once
-	mu       sync.Mutex
-	byID     map[string]*Invalidation
-	byRef    map[string]*Invalidation
-	order    []string
+// Items returns how many selectors r names: its paths, URLs and tags, and
+// one for All. Rate limits count these.
+func (r Request) Items() int {
+	n := len(r.Paths) + len(r.URLs) + len(r.Tags)
+	if r.All {
+		n++
+	}
+	return n
 }
 
-// NewTracker returns a Tracker publishing on bus.
-func NewTracker(bus Bus) *Tracker {
-	return &Tracker{bus: bus, now: time.Now, byID: map[string]*Invalidation{}, byRef: map[string]*Invalidation{}}
+// Validate checks r: at least one selector, All alone, at most MaxPaths
+// items, and each path, URL and tag well formed.
+func (r Request) Validate() error {
+	n := len(r.Paths) + len(r.URLs) + len(r.Tags)
+	switch {
+	case r.All && n > 0:
+		return fmt.Errorf("%w: all invalidates everything; give it no paths, urls or tags", ErrInvalid)
+	case !r.All && n == 0:
+		return fmt.Errorf("%w: no paths, urls or tags (or all)", ErrInvalid)
+	case n > MaxPaths:
+		return fmt.Errorf("%w: %d paths, urls and tags; at most %d in one invalidation", ErrInvalid, n, MaxPaths)
+	case len(r.CallerReference) > MaxCallerReferenceBytes:
+		return fmt.Errorf("%w: callerReference longer than %d bytes", ErrInvalid, MaxCallerReferenceBytes)
+	}
+	for _, p := range r.Paths {
+		if err := ValidatePath(p); err != nil {
+			return err
+		}
+	}
+	for _, u := range r.URLs {
+		if err := ValidateURL(u); err != nil {
+			return err
+		}
+	}
+	for _, tag := range r.Tags {
+		if err := ValidateTag(tag); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func hasControl(s string) bool {
+	return strings.IndexFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0
 }
 
 // ValidatePath checks one invalidation path: it starts with "/", has no
@@ -66,9 +152,9 @@ func ValidatePath(p string) error {
 	switch {
 	case !strings.HasPrefix(p, "/"):
 		return fmt.Errorf("%w: path %q must start with /", ErrInvalid, p)
-	case len(p) > maxPathBytes:
-		return fmt.Errorf("%w: path longer than %d bytes", ErrInvalid, maxPathBytes)
-	case strings.IndexFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0:
+	case len(p) > MaxItemBytes:
+		return fmt.Errorf("%w: path longer than %d bytes", ErrInvalid, MaxItemBytes)
+	case hasControl(p):
 		return fmt.Errorf("%w: path %q has control characters", ErrInvalid, p)
 	case strings.Contains(strings.TrimSuffix(p, "*"), "*"):
 		return fmt.Errorf("%w: path %q: * is allowed only at the end", ErrInvalid, p)
@@ -76,87 +162,340 @@ func ValidatePath(p string) error {
 	return nil
 }
 
-// Create publishes an invalidation of paths and surrogate-key tags. A repeated
-// callerRef with the same batch returns the existing invalidation; with a
-// different batch it fails with ErrConflict.
-func (t *Tracker) Create(ctx context.Context, paths, tags []string, callerRef string) (Invalidation, error) {
-	if len(paths)+len(tags) == 0 {
-		return Invalidation{}, fmt.Errorf("%w: no paths or tags", ErrInvalid)
+// ValidateURL checks one exact URL: absolute, http or https, with a host,
+// without user information, fragment or control characters.
+func ValidateURL(s string) error {
+	if len(s) > MaxItemBytes {
+		return fmt.Errorf("%w: url longer than %d bytes", ErrInvalid, MaxItemBytes)
 	}
-	if len(paths)+len(tags) > MaxPaths {
-		return Invalidation{}, fmt.Errorf("%w: more than %d paths and tags", ErrInvalid, MaxPaths)
+	if hasControl(s) {
+		return fmt.Errorf("%w: url %q has control characters", ErrInvalid, s)
 	}
-	for _, p := range paths {
-		if err := ValidatePath(p); err != nil {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: url %q: %v", ErrInvalid, s, err)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("%w: url %q must be an absolute http or https URL", ErrInvalid, s)
+	case u.Host == "":
+		return fmt.Errorf("%w: url %q has no host", ErrInvalid, s)
+	case u.User != nil:
+		return fmt.Errorf("%w: url %q must not hold user information", ErrInvalid, s)
+	case u.Fragment != "" || strings.Contains(s, "#"):
+		return fmt.Errorf("%w: url %q must not have a fragment", ErrInvalid, s)
+	}
+	return nil
+}
+
+// ValidateTag checks one surrogate key: one non-empty token without
+// whitespace or control characters.
+func ValidateTag(tag string) error {
+	switch {
+	case tag == "" || strings.ContainsAny(tag, " \t\r\n") || hasControl(tag):
+		return fmt.Errorf("%w: tag %q must be one non-empty token", ErrInvalid, tag)
+	case len(tag) > MaxItemBytes:
+		return fmt.Errorf("%w: tag longer than %d bytes", ErrInvalid, MaxItemBytes)
+	}
+	return nil
+}
+
+// TrackerOptions configures a Tracker. The zero value is usable.
+type TrackerOptions struct {
+	// Store keeps the invalidations. Nil means NewMemoryStore(DefaultKeep),
+	// seen only through this Tracker: with several admin APIs on one shared
+	// bus, give them one shared Store.
+	Store Store
+	// Watch is how long the Tracker that created an invalidation watches
+	// the bus for its completion, so that its CompleteTime is when it
+	// completed. Past it, and for invalidations created elsewhere, a
+	// status request that finds the invalidation complete records the
+	// time. Default 1 hour.
+	Watch time.Duration
+	// MaxWatching caps the invalidations watched at once, one goroutine
+	// each. Default 10000.
+	MaxWatching int
+	// Logger receives errors met while watching. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Tracker creates admin invalidations on a bus and reports their status:
+// Completed once every live subscriber has applied the invalidation's
+// event (see Bus.Acked), and from then on.
+type Tracker struct {
+	bus    Bus
+	store  Store
+	opts   TrackerOptions
+	now    func() time.Time
+	ctx    context.Context // cancelled by Close; ends watchers
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	sem    chan struct{} // one token per running watcher
+}
+
+// How a Tracker waits for a record another caller with the same caller
+// reference is publishing: polling the store, up to pendingTimeout after
+// the record's creation, after which it publishes the event itself
+// (a duplicate publication is harmless: applying an invalidation twice
+// is).
+const (
+	pendingPollMin = time.Millisecond
+	pendingPollMax = 50 * time.Millisecond
+	pendingTimeout = 10 * time.Second
+)
+
+// NewTracker returns a Tracker publishing on bus with default options.
+func NewTracker(bus Bus) *Tracker {
+	return NewTrackerWith(bus, TrackerOptions{})
+}
+
+// NewTrackerWith returns a Tracker publishing on bus. Close it to stop the
+// goroutines that watch invalidations for completion; closing the bus
+// stops them too.
+func NewTrackerWith(bus Bus, opts TrackerOptions) *Tracker {
+	if opts.Store == nil {
+		opts.Store = NewMemoryStore(DefaultKeep)
+	}
+	if opts.Watch <= 0 {
+		opts.Watch = time.Hour
+	}
+	if opts.MaxWatching <= 0 {
+		opts.MaxWatching = 10000
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Tracker{bus: bus, store: opts.Store, opts: opts, now: time.Now, ctx: ctx, cancel: cancel,
+		sem: make(chan struct{}, opts.MaxWatching)}
+}
+
+// Close stops watching invalidations and waits for the watchers to return.
+func (t *Tracker) Close() error {
+	t.cancel()
+	t.wg.Wait()
+	return nil
+}
+
+// Create validates req and publishes it as an invalidation. A request
+// repeating a caller reference with the same batch (paths, URLs, tags, all
+// and soft) returns the invalidation it named, without publishing again;
+// with a different batch it fails with ErrConflict.
+func (t *Tracker) Create(ctx context.Context, req Request) (Invalidation, error) {
+	if err := req.Validate(); err != nil {
+		return Invalidation{}, err
+	}
+	inv := Invalidation{ID: newID(), CallerReference: req.CallerReference,
+		Paths: req.Paths, URLs: req.URLs, Tags: req.Tags, All: req.All, Soft: req.Soft, By: req.By,
+		CreateTime: t.now().UTC()}
+	for {
+		stored, created, err := t.store.Create(ctx, inv)
+		if err != nil {
+			return Invalidation{}, fmt.Errorf("inval: storing invalidation: %w", err)
+		}
+		if created {
+			return t.publish(ctx, stored)
+		}
+		if !sameBatch(stored, inv) {
+			return Invalidation{}, fmt.Errorf("%w: %q", ErrConflict, req.CallerReference)
+		}
+		stored, err = t.published(ctx, stored)
+		if errors.Is(err, ErrNotFound) {
+			continue // its creator failed to publish and deleted it: try again
+		}
+		if err != nil {
+			return Invalidation{}, err
+		}
+		return t.status(ctx, stored), nil
+	}
+}
+
+// publish publishes the event of the stored invalidation inv.
+func (t *Tracker) publish(ctx context.Context, inv Invalidation) (Invalidation, error) {
+	seq, err := t.bus.Publish(ctx, Event{Paths: inv.Paths, URLs: inv.URLs, Tags: inv.Tags,
+		All: inv.All, Soft: inv.Soft, By: inv.By, Time: inv.CreateTime})
+	if err != nil {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if derr := t.store.Delete(dctx, inv.ID); derr != nil {
+			t.opts.Logger.Warn("inval: deleting an invalidation that was not published", "id", inv.ID, "err", derr)
+		}
+		return Invalidation{}, fmt.Errorf("%w: %w", ErrPublish, err)
+	}
+	stored, err := t.store.SetSeq(ctx, inv.ID, seq)
+	if err != nil {
+		return Invalidation{}, fmt.Errorf("inval: invalidation %s published as event %d, but recording that failed: %w", inv.ID, seq, err)
+	}
+	t.watch(stored.ID, stored.Seq)
+	return t.status(ctx, stored), nil
+}
+
+// published waits until inv, created by another caller with the same
+// caller reference, has its event published. If that takes more than
+// pendingTimeout from inv's creation, its creator is taken to have died
+// and the event is published here.
+func (t *Tracker) published(ctx context.Context, inv Invalidation) (Invalidation, error) {
+	wait := pendingPollMin
+	for inv.Seq == 0 {
+		if t.now().Sub(inv.CreateTime) > pendingTimeout {
+			seq, err := t.bus.Publish(ctx, Event{Paths: inv.Paths, URLs: inv.URLs, Tags: inv.Tags,
+				All: inv.All, Soft: inv.Soft, By: inv.By, Time: inv.CreateTime})
+			if err != nil {
+				return Invalidation{}, fmt.Errorf("%w: %w", ErrPublish, err)
+			}
+			return t.store.SetSeq(ctx, inv.ID, seq)
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return Invalidation{}, ctx.Err()
+		case <-timer.C:
+		}
+		wait = min(2*wait, pendingPollMax)
+		var err error
+		if inv, err = t.store.Get(ctx, inv.ID); err != nil {
 			return Invalidation{}, err
 		}
 	}
-	for _, tag := range tags {
-		if tag == "" || strings.ContainsAny(tag, " \t\r\n") {
-			return Invalidation{}, fmt.Errorf("%w: tag %q must be one non-empty token", ErrInvalid, tag)
-		}
-	}
-	t.createMu.Lock()
-	defer t.createMu.Unlock()
-	t.mu.Lock()
-	if prev, ok := t.byRef[callerRef]; ok && callerRef != "" {
-		t.mu.Unlock()
-		if !slices.Equal(prev.Paths, paths) || !slices.Equal(prev.Tags, tags) {
-			return Invalidation{}, fmt.Errorf("%w: %q", ErrConflict, callerRef)
-		}
-		return t.Get(prev.ID)
-	}
-	t.mu.Unlock()
+	return inv, nil
+}
 
-	seq, err := t.bus.Publish(ctx, Event{Paths: paths, Tags: tags, Time: t.now()})
+// watch records id's completion time as soon as its event is acknowledged,
+// unless MaxWatching invalidations are already watched.
+func (t *Tracker) watch(id string, seq uint64) {
+	select {
+	case t.sem <- struct{}{}:
+	default:
+		return
+	}
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		defer func() { <-t.sem }()
+		ctx, cancel := context.WithTimeout(t.ctx, t.opts.Watch)
+		defer cancel()
+		if err := t.bus.WaitAcked(ctx, seq); err != nil {
+			return
+		}
+		if _, err := t.store.Complete(ctx, id, t.now()); err != nil && ctx.Err() == nil {
+			t.opts.Logger.Warn("inval: recording an invalidation's completion", "id", id, "err", err)
+		}
+	}()
+}
+
+func sameBatch(a, b Invalidation) bool {
+	return slices.Equal(a.Paths, b.Paths) && slices.Equal(a.URLs, b.URLs) && slices.Equal(a.Tags, b.Tags) &&
+		a.All == b.All && a.Soft == b.Soft
+}
+
+// Get returns the invalidation with id, its status and every node's
+// progress.
+func (t *Tracker) Get(ctx context.Context, id string) (Invalidation, error) {
+	inv, err := t.store.Get(ctx, id)
 	if err != nil {
 		return Invalidation{}, err
 	}
-	inv := &Invalidation{ID: newID(), CallerReference: callerRef, Paths: paths, Tags: tags, CreateTime: t.now().UTC(), Seq: seq}
-	t.mu.Lock()
-	t.byID[inv.ID] = inv
-	if callerRef != "" {
-		t.byRef[callerRef] = inv
-	}
-	t.order = append(t.order, inv.ID)
-	if len(t.order) > maxKept {
-		old := t.byID[t.order[0]]
-		delete(t.byID, old.ID)
-		if t.byRef[old.CallerReference] == old {
-			delete(t.byRef, old.CallerReference)
-		}
-		t.order = t.order[1:]
-	}
-	t.mu.Unlock()
-	return t.Get(inv.ID)
+	return t.status(ctx, inv), nil
 }
 
-// Get returns the invalidation with id and its current status.
-func (t *Tracker) Get(id string) (Invalidation, error) {
-	t.mu.Lock()
-	inv, ok := t.byID[id]
-	t.mu.Unlock()
-	if !ok {
-		return Invalidation{}, fmt.Errorf("%w: %q", ErrNotFound, id)
-	}
-	out := *inv
-	out.Status = StatusInProgress
-	if t.bus.Acked(inv.Seq) {
-		out.Status = StatusCompleted
-	}
-	return out, nil
-}
-
-// Wait blocks until the invalidation with id is Completed or ctx ends.
-func (t *Tracker) Wait(ctx context.Context, id string) (Invalidation, error) {
-	inv, err := t.Get(id)
+// List returns up to limit invalidations, newest first, with their status
+// (without per-node progress).
+func (t *Tracker) List(ctx context.Context, limit int) ([]Invalidation, error) {
+	invs, err := t.store.List(ctx, limit)
 	if err != nil {
-		return inv, err
+		return nil, err
 	}
-	if err := t.bus.WaitAcked(ctx, inv.Seq); err != nil {
-		return inv, err
+	// One read of the nodes' progress serves the whole list.
+	var nodes []NodeStatus
+	nr, reports := t.bus.(NodeReporter)
+	if reports {
+		nodes, err = nr.Nodes(ctx)
+		reports = err == nil
 	}
-	return t.Get(id)
+	for i, inv := range invs {
+		if inv.CompleteTime.IsZero() && inv.Seq != 0 {
+			acked := false
+			if reports {
+				acked = ackedBy(nodes, inv.Seq)
+			} else {
+				acked = t.bus.Acked(inv.Seq)
+			}
+			if acked {
+				if done, err := t.store.Complete(ctx, inv.ID, t.now()); err == nil {
+					inv = done
+				}
+			}
+		}
+		inv.Status = statusOf(inv)
+		invs[i] = inv
+	}
+	return invs, nil
+}
+
+// Wait blocks until the invalidation with id is Completed or ctx ends. On
+// ctx's end it returns ctx's error.
+func (t *Tracker) Wait(ctx context.Context, id string) (Invalidation, error) {
+	inv, err := t.store.Get(ctx, id)
+	if err != nil {
+		return Invalidation{}, err
+	}
+	if inv.CompleteTime.IsZero() {
+		if inv, err = t.published(ctx, inv); err != nil {
+			return Invalidation{}, err
+		}
+		if err := t.bus.WaitAcked(ctx, inv.Seq); err != nil {
+			return Invalidation{}, err
+		}
+		if inv, err = t.store.Complete(ctx, id, t.now()); err != nil {
+			return Invalidation{}, err
+		}
+	}
+	return t.status(ctx, inv), nil
+}
+
+// status fills in inv's Status and Nodes; it records the
+// completion time if inv is found complete for the first time. Errors
+// reading the nodes leave inv as stored (InProgress unless completion was
+// recorded before).
+func (t *Tracker) status(ctx context.Context, inv Invalidation) Invalidation {
+	if nr, ok := t.bus.(NodeReporter); ok {
+		if nodes, err := nr.Nodes(ctx); err == nil {
+			if inv.CompleteTime.IsZero() && inv.Seq != 0 && ackedBy(nodes, inv.Seq) {
+				if done, err := t.store.Complete(ctx, inv.ID, t.now()); err == nil {
+					inv = done
+				}
+			}
+			if inv.Seq != 0 {
+				inv.Nodes = make([]NodeProgress, len(nodes))
+				for i, n := range nodes {
+					inv.Nodes[i] = NodeProgress{Node: n.Name, Applied: n.Applied, Live: n.Live, Done: n.Applied >= inv.Seq}
+				}
+			}
+		}
+	} else if inv.CompleteTime.IsZero() && inv.Seq != 0 && t.bus.Acked(inv.Seq) {
+		if done, err := t.store.Complete(ctx, inv.ID, t.now()); err == nil {
+			inv = done
+		}
+	}
+	inv.Status = statusOf(inv)
+	return inv
+}
+
+func statusOf(inv Invalidation) string {
+	if inv.CompleteTime.IsZero() {
+		return StatusInProgress
+	}
+	return StatusCompleted
+}
+
+// ackedBy reports whether every live node in nodes has applied seq.
+func ackedBy(nodes []NodeStatus, seq uint64) bool {
+	for _, n := range nodes {
+		if n.Live && n.Applied < seq {
+			return false
+		}
+	}
+	return true
 }
 
 // newID returns a CloudFront-like invalidation id: I plus 13 upper-case hex.

@@ -1,0 +1,31 @@
+package inval_test
+
+import (
+	"testing"
+
+	"github.com/strata-cache/strata/inval"
+	"github.com/strata-cache/strata/inval/invaltest"
+)
+
+func TestMemoryConformance(t *testing.T) {
+	invaltest.TestBus(t, func(t *testing.T, n int) []inval.Bus {
+		m := inval.NewMemory(nil)
+		t.Cleanup(func() { m.Close() })
+		buses := make([]inval.Bus, n)
+		for i := range buses {
+			buses[i] = m
+		}
+		return buses
+	})
+}
+
+func TestMemoryStoreConformance(t *testing.T) {
+	invaltest.TestStore(t, func(t *testing.T, n int) []inval.Store {
+		s := inval.NewMemoryStore(0)
+		stores := make([]inval.Store, n)
+		for i := range stores {
+			stores[i] = s
+		}
+		return stores
+	})
+}
