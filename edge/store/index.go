@@ -159,16 +159,6 @@ func (s *entrySet) remove(e *Entry) {
 
 func (s *entrySet) empty() bool { return s.one == nil && s.many == nil }
 
-func (s *entrySet) len() int {
-	if s.many != nil {
-		return len(s.many)
-	}
-	if s.one != nil {
-		return 1
-	}
-	return 0
-}
-
 func (s *entrySet) each(fn func(*Entry)) {
 	if s.one != nil {
 		fn(s.one)

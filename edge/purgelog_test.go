@@ -1,0 +1,108 @@
+package edge
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/strata-cache/strata/edge/store"
+)
+
+func TestPurgeLogCheck(t *testing.T) {
+	en := &store.Entry{Key: "http://h/a/b?x\x00v1\x00fr", Primary: "http://h/a/b?x", Path: "/a/b", Tags: []string{"t1", "t2"}}
+	for _, tt := range []struct {
+		sel   store.Selector
+		match bool
+	}{
+		{store.Selector{Kind: store.KindURL, Value: "http://h/a/b?x"}, true},
+		{store.Selector{Kind: store.KindURL, Value: "http://h/a/b"}, false},
+		{store.Selector{Kind: store.KindPath, Value: "/a/b"}, true},
+		{store.Selector{Kind: store.KindPath, Value: "/a"}, false},
+		{store.Selector{Kind: store.KindPrefix, Value: "/a/"}, true},
+		{store.Selector{Kind: store.KindPrefix, Value: "/a/b"}, true},
+		{store.Selector{Kind: store.KindPrefix, Value: "/a/b/"}, false},
+		{store.Selector{Kind: store.KindTag, Value: "t2"}, true},
+		{store.Selector{Kind: store.KindTag, Value: "t3"}, false},
+		{store.Selector{Kind: store.KindAll}, true},
+	} {
+		for _, soft := range []bool{false, true} {
+			// With few prefix selectors the log tries each; with many, it
+			// probes each prefix of the path.
+			for _, padding := range []int{0, 10} {
+				var l purgeLog
+				for i := range padding {
+					l.add([]store.Selector{{Kind: store.KindPrefix, Value: fmt.Sprint("/zz", i)}}, false)
+				}
+				since := l.current()
+				if h, s := l.check(since, en); h || s {
+					t.Fatalf("%v: matched before any purge", tt.sel)
+				}
+				l.add([]store.Selector{tt.sel}, soft)
+				h, s := l.check(since, en)
+				if want := tt.match && !soft; h != want {
+					t.Errorf("%v soft=%v padding=%d: hard = %v, want %v", tt.sel, soft, padding, h, want)
+				}
+				if want := tt.match && soft; s != want {
+					t.Errorf("%v soft=%v padding=%d: soft = %v, want %v", tt.sel, soft, padding, s, want)
+				}
+				if h, s := l.check(l.current(), en); h || s {
+					t.Errorf("%v: a fetch that started after the purge is refused", tt.sel)
+				}
+			}
+		}
+	}
+}
+
+// The log stays bounded however many selectors are purged, and a fetch
+// that started before what it forgot is refused rather than trusted.
+func TestPurgeLogBounded(t *testing.T) {
+	var l purgeLog
+	en := &store.Entry{Key: "k", Path: "/p"}
+	old := l.current()
+	urls := make([]store.Selector, 100_000)
+	for i := range urls {
+		urls[i] = store.Selector{Kind: store.KindURL, Value: fmt.Sprint("http://h/", i)}
+	}
+	l.add(urls, false) // one purge of 100k URLs
+	for i := range 3 * maxLogged {
+		l.add([]store.Selector{{Kind: store.KindTag, Value: fmt.Sprint("t", i)}}, i%2 == 0)
+	}
+	size := len(l.order)
+	for _, m := range l.bySel {
+		size = max(size, len(m))
+	}
+	if size > maxLogged {
+		t.Errorf("the log holds %d selectors, more than %d", size, maxLogged)
+	}
+	if h, _ := l.check(old, en); !h {
+		t.Error("a fetch older than the forgotten purges may store")
+	}
+	recent := l.current()
+	l.add([]store.Selector{{Kind: store.KindPath, Value: "/q"}}, false)
+	if h, s := l.check(recent, en); h || s {
+		t.Error("a recent fetch is refused by a purge that does not match it")
+	}
+	l.add([]store.Selector{{Kind: store.KindPath, Value: "/p"}}, false)
+	if h, _ := l.check(recent, en); !h {
+		t.Error("a recent fetch is not refused by a purge that matches it")
+	}
+}
+
+// BenchmarkPurgeLogCheck measures what a fill pays for the log after many
+// purges, with a long path and several prefix selectors.
+func BenchmarkPurgeLogCheck(b *testing.B) {
+	var l purgeLog
+	since := l.current()
+	for i := range 10_000 {
+		l.add([]store.Selector{
+			{Kind: store.KindURL, Value: fmt.Sprint("http://h/u", i)},
+			{Kind: store.KindTag, Value: fmt.Sprint("t", i)},
+			{Kind: store.KindPrefix, Value: fmt.Sprint("/p", i, "/")},
+		}, false)
+	}
+	en := &store.Entry{Key: "http://h/x", Path: "/" + strings.Repeat("seg/", 20), Tags: []string{"a", "b", "c"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		l.check(since, en)
+	}
+}
