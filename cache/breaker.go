@@ -4,11 +4,16 @@ import (
 	"context"
 	"errors"
 	"math"
+	"slices"
 	"sync/atomic"
 	"time"
 )
 
 var mathLog = math.Log
+
+func (a invalidation) equal(b invalidation) bool {
+	return a.version == b.version && slices.Equal(a.names, b.names)
+}
 
 // breaker is the L2 circuit breaker: threshold failures in a row open it;
 // while open, the cache does not call L2 at all (reads go to L1 and the
@@ -54,7 +59,9 @@ func (c *Cache[V]) openBreaker(err error) {
 	}
 	c.rec.Breaker(true)
 	c.log.Warn("cache: L2 failing; serving from L1 and the loader until it returns", "err", err)
-	c.wg.Go(c.probe)
+	if !c.goBackground(c.probe) {
+		c.brk.open.Store(false) // closing: nobody will probe
+	}
 }
 
 // probe waits, pings L2, and closes the breaker once L2 answers and the
@@ -99,6 +106,8 @@ func (c *Cache[V]) keepPending(inv invalidation, open bool) bool {
 	}
 	if inv.names == nil {
 		c.pendOver = max(c.pendOver, inv.version)
+	} else if slices.ContainsFunc(c.pending, inv.equal) {
+		// A caller retrying the same invalidation (the relay does).
 	} else if len(c.pending) >= c.opts.MaxPendingInvalidations {
 		c.pendOver = max(c.pendOver, inv.version)
 	} else {

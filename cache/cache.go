@@ -177,6 +177,9 @@ type Cache[V any] struct {
 
 	refreshing sync.Map // key -> struct{}: early or stale refresh running
 
+	bgMu    sync.RWMutex // closing vs starting background goroutines
+	closing bool
+
 	pendMu   sync.Mutex
 	pending  []invalidation // to replay on L2 when it returns
 	pendOver uint64         // highest version dropped from pending; flush L2 to it
@@ -279,7 +282,10 @@ func (o *Options[V]) setDefaults() error {
 	def(&o.LeaseTTL, 10*time.Second)
 	def(&o.BreakerCooldown, 500*time.Millisecond)
 	def(&o.DegradedTTL, 5*time.Second)
-	def(&o.NegativeTTL, min(30*time.Second, o.TTL))
+	def(&o.NegativeTTL, 30*time.Second)
+	// Tombstones live TTL+StaleFor+HoldOff: a negative entry must not
+	// outlive them.
+	o.NegativeTTL = min(o.NegativeTTL, o.TTL)
 	defInt(&o.MaxConcurrentLoads, 64)
 	defInt(&o.BreakerFailures, 5)
 	defInt(&o.MaxPendingInvalidations, 10_000)
@@ -302,6 +308,9 @@ func (o *Options[V]) setDefaults() error {
 // Close stops the cache's background goroutines (the L2 subscription, the
 // breaker's probe, refreshes). It does not close the L2 tier.
 func (c *Cache[V]) Close() {
+	c.bgMu.Lock()
+	c.closing = true
+	c.bgMu.Unlock()
 	c.cancel()
 	c.wg.Wait()
 	c.l1.Close()
@@ -331,13 +340,13 @@ func (c *Cache[V]) Get(ctx context.Context, key string, load LoaderFunc[V]) (Res
 			c.rec.Hit(TierL1)
 			c.stats.touchHit(key)
 			c.maybeRefreshEarly(key, le, now, load)
-			return result(key, &le.e, SourceL1)
+			return le.result(key, SourceL1)
 		}
 		if c.mayServeStale() {
 			c.rec.StaleServed(TierL1)
 			c.stats.touch(key)
-			c.refreshAsync(key, load)
-			return result(key, &le.e, SourceStale)
+			c.refreshAsync(key, load, le.fresh)
+			return le.result(key, SourceStale)
 		}
 	}
 	if err := CheckKey(key); err != nil {
@@ -347,13 +356,21 @@ func (c *Cache[V]) Get(ctx context.Context, key string, load LoaderFunc[V]) (Res
 	c.stats.touch(key)
 	var stale *Entry[V]
 	if le != nil {
-		stale = &le.e
+		e := le.entry()
+		stale = &e
 	}
 	e, src, err := c.fetchShared(ctx, key, load, stale)
 	if err != nil {
 		return Result[V]{}, err
 	}
 	return result(key, &e, src)
+}
+
+func (le *l1Entry[V]) result(key, src string) (Result[V], error) {
+	if le.negative {
+		return Result[V]{Item: Item[V]{Version: le.version}, Source: src}, fmt.Errorf("%w: %q", ErrNotFound, key)
+	}
+	return Result[V]{Item: Item[V]{Value: le.value, Version: le.version, Tags: le.tags}, Source: src}, nil
 }
 
 func result[V any](key string, e *Entry[V], src string) (Result[V], error) {
@@ -368,17 +385,17 @@ func (c *Cache[V]) mayServeStale() bool { return c.opts.StaleFor > 0 || c.brk.is
 // tooOldWhileDegraded reports whether le is past the shortened lifetime L1
 // entries have while L2 (and with it, cross-instance invalidation) is down.
 func (c *Cache[V]) tooOldWhileDegraded(le *l1Entry[V], now int64) bool {
-	return c.brk.isOpen() && now-le.e.Stored.UnixNano() > int64(c.opts.DegradedTTL)
+	return c.brk.isOpen() && now-le.stored-int64(le.delta) > int64(c.opts.DegradedTTL)
 }
 
 // fetchShared runs one fetch per key in this instance for all concurrent
 // callers. A caller that joined a fetch which read data older than an
-// invalidation made since fetches again, once.
+// invalidation made since fetches again, once (singleflight has already
+// retired the flight it joined, so the second join starts a new one).
 func (c *Cache[V]) fetchShared(ctx context.Context, key string, load LoaderFunc[V], stale *Entry[V]) (Entry[V], string, error) {
 	e, src, err := c.join(ctx, key, load, stale)
-	if err == nil && src != SourceStale && !c.l1.current(key, e.Version, e.Tags) {
-		c.flight.Forget(key)
-		e, src, err = c.join(ctx, key, load, stale)
+	if err == nil && !c.l1.current(key, e.Version, e.Tags) {
+		e, src, err = c.join(ctx, key, load, nil)
 	}
 	return e, src, err
 }
@@ -388,16 +405,25 @@ type fetched[V any] struct {
 	src string
 }
 
+// join joins (or starts) the key's flight. It waits at most LoadTimeout
+// even for a loader that ignores its context: the flight is then
+// forgotten, so later callers start a new one instead of joining a hung
+// load.
 func (c *Cache[V]) join(ctx context.Context, key string, load LoaderFunc[V], stale *Entry[V]) (Entry[V], string, error) {
 	ch := c.flight.DoChan(key, func() (any, error) {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.LoadTimeout)
 		defer cancel()
-		e, src, err := c.fetch(fctx, key, load, stale, c.mayServeStale())
+		e, src, err := c.fetch(fctx, key, load, fetchState[V]{stale: stale, allowStale: c.mayServeStale(), epoch: c.l1.epoch()})
 		return fetched[V]{e, src}, err
 	})
+	timer := time.NewTimer(c.opts.LoadTimeout + c.opts.L2Timeout)
+	defer timer.Stop()
 	select {
 	case <-ctx.Done():
 		return Entry[V]{}, "", ctx.Err()
+	case <-timer.C:
+		c.flight.Forget(key)
+		return Entry[V]{}, "", fmt.Errorf("cache: load of %q: %w", key, context.DeadlineExceeded)
 	case r := <-ch:
 		if r.Err != nil {
 			return Entry[V]{}, "", r.Err
@@ -407,32 +433,59 @@ func (c *Cache[V]) join(ctx context.Context, key string, load LoaderFunc[V], sta
 	}
 }
 
+// fetchState is what one fetch knows before it starts.
+type fetchState[V any] struct {
+	// stale is the best stale copy known (from L1), if any.
+	stale *Entry[V]
+	// allowStale: a stale copy may be returned instead of waiting for
+	// another caller's lease, or when the loader fails or the load cap is
+	// full (and a refresh is then started).
+	allowStale bool
+	// notBefore: an L2 entry counts as fresh only if it stays fresh past
+	// this time (ns). A refresh sets it to the freshness of the copy it
+	// replaces, so it is not satisfied by that same copy in L2.
+	notBefore int64
+	// epoch is L1's drop epoch when the fetch started: a fetch that began
+	// before L1 was dropped (notices may have been missed) does not fill it.
+	epoch uint64
+}
+
+// freshFromL2 reports whether an L2 entry can answer the fetch.
+func (c *Cache[V]) freshFromL2(e *Entry[V], st *fetchState[V]) bool {
+	fresh := e.Fresh.UnixNano()
+	return c.now() < fresh && fresh > st.notBefore
+}
+
+// usableStale returns st.stale when it may be served: allowed, and not
+// invalidated since it was read.
+func (c *Cache[V]) usableStale(key string, st *fetchState[V]) *Entry[V] {
+	if !st.allowStale || st.stale == nil || !c.l1.current(key, st.stale.Version, st.stale.Tags) {
+		return nil
+	}
+	return st.stale
+}
+
 // fetch finds a fresh value for key below L1: L2, then the loader under the
-// cluster-wide lease. With allowStale, a stale value (from L1 or L2) is
-// returned instead of waiting for another caller's lease or when the loader
-// fails, and a refresh is started.
-func (c *Cache[V]) fetch(ctx context.Context, key string, load LoaderFunc[V], stale *Entry[V], allowStale bool) (Entry[V], string, error) {
+// cluster-wide lease.
+func (c *Cache[V]) fetch(ctx context.Context, key string, load LoaderFunc[V], st fetchState[V]) (Entry[V], string, error) {
 	useL2 := c.l2 != nil && !c.brk.isOpen()
 	if useL2 {
 		e, ok, err := c.l2Get(ctx, key)
 		switch {
 		case err != nil:
 			useL2 = false
-		case ok && c.now() < e.Fresh.UnixNano():
+		case ok && c.freshFromL2(&e, &st):
 			c.rec.Hit(TierL2)
-			c.fillL1(ctx, key, e)
+			c.fillL1(key, e, st.epoch)
 			return e, SourceL2, nil
 		case ok:
 			c.rec.Miss(TierL2)
-			if stale == nil || e.Version >= stale.Version {
-				stale = &e
+			if st.stale == nil || e.Version >= st.stale.Version {
+				st.stale = &e
 			}
 		default:
 			c.rec.Miss(TierL2)
 		}
-	}
-	if !allowStale {
-		stale = nil
 	}
 	if useL2 && c.leaser != nil {
 		for ctx.Err() == nil {
@@ -443,17 +496,17 @@ func (c *Cache[V]) fetch(ctx context.Context, key string, load LoaderFunc[V], st
 			if lease.Held {
 				// The previous holder may have filled and released between
 				// our read and our lease: look again before loading.
-				if e, ok, err := c.l2Get(ctx, key); err == nil && ok && c.now() < e.Fresh.UnixNano() {
+				if e, ok, err := c.l2Get(ctx, key); err == nil && ok && c.freshFromL2(&e, &st) {
 					_ = c.l2Call(ctx, lease.Release)
 					c.rec.Hit(TierL2)
-					c.fillL1(ctx, key, e)
+					c.fillL1(key, e, st.epoch)
 					return e, SourceL2, nil
 				}
-				return c.loadAndFill(ctx, key, load, lease, stale, true)
+				return c.loadAndFill(ctx, key, load, lease, &st, true)
 			}
-			if stale != nil {
+			if stale := c.usableStale(key, &st); stale != nil {
 				c.rec.StaleServed(TierL2)
-				c.fillL1(ctx, key, *stale)
+				c.fillL1(key, *stale, st.epoch)
 				return *stale, SourceStale, nil
 			}
 			start := time.Now()
@@ -465,9 +518,9 @@ func (c *Cache[V]) fetch(ctx context.Context, key string, load LoaderFunc[V], st
 			if err != nil {
 				break
 			}
-			if ok && c.now() < e.Fresh.UnixNano() {
+			if ok && c.freshFromL2(&e, &st) {
 				c.rec.Hit(TierL2)
-				c.fillL1(ctx, key, e)
+				c.fillL1(key, e, st.epoch)
 				return e, SourceL2, nil
 			}
 			// The holder released without a fill (its load failed or it
@@ -477,12 +530,12 @@ func (c *Cache[V]) fetch(ctx context.Context, key string, load LoaderFunc[V], st
 			return Entry[V]{}, "", err
 		}
 	}
-	return c.loadAndFill(ctx, key, load, nil, stale, useL2 && !c.brk.isOpen())
+	return c.loadAndFill(ctx, key, load, nil, &st, useL2 && !c.brk.isOpen())
 }
 
 // loadAndFill runs the loader under the instance's load cap and fills the
 // tiers; it releases lease (when held) after the L2 fill.
-func (c *Cache[V]) loadAndFill(ctx context.Context, key string, load LoaderFunc[V], lease *Lease, stale *Entry[V], fillL2 bool) (Entry[V], string, error) {
+func (c *Cache[V]) loadAndFill(ctx context.Context, key string, load LoaderFunc[V], lease *Lease, st *fetchState[V], fillL2 bool) (Entry[V], string, error) {
 	if lease != nil {
 		// Released even when ctx ended (a load that timed out), so waiters
 		// do not wait out the lease's TTL.
@@ -491,7 +544,7 @@ func (c *Cache[V]) loadAndFill(ctx context.Context, key string, load LoaderFunc[
 	select {
 	case c.sem <- struct{}{}:
 	default:
-		if stale != nil {
+		if stale := c.usableStale(key, st); stale != nil {
 			c.rec.StaleServed(TierL1)
 			return *stale, SourceStale, nil
 		}
@@ -501,14 +554,14 @@ func (c *Cache[V]) loadAndFill(ctx context.Context, key string, load LoaderFunc[
 			return Entry[V]{}, "", ctx.Err()
 		}
 	}
-	start := c.now()
+	start, startPrecise := c.now(), time.Now()
 	it, err := safeLoad(ctx, key, load)
 	<-c.sem
-	d := time.Duration(c.now() - start)
+	d := time.Since(startPrecise) // precise: XFetch scales with it
 	c.rec.Load(d, err)
 	negative := errors.Is(err, ErrNotFound)
 	if err != nil && (!negative || c.opts.NegativeTTL < 0) {
-		if stale != nil && !negative {
+		if stale := c.usableStale(key, st); stale != nil && !negative {
 			c.rec.StaleServed(TierL1)
 			c.log.Warn("cache: loader failed; serving stale", "key", key, "err", err)
 			return *stale, SourceStale, nil
@@ -522,10 +575,14 @@ func (c *Cache[V]) loadAndFill(ctx context.Context, key string, load LoaderFunc[
 		case errors.Is(err, ErrValue):
 			c.log.Warn("cache: value not stored in L2", "key", key, "err", err)
 		case err == nil && !stored:
+			// L2 holds newer data or a newer tombstone, which this L1 may
+			// not have heard of yet (or lost the notice of): return the
+			// value to this caller, cache it nowhere.
 			c.rec.FillRefused(TierL2)
+			return e, SourceLoader, nil
 		}
 	}
-	c.fillL1(ctx, key, e)
+	c.fillL1(key, e, st.epoch)
 	return e, SourceLoader, nil
 }
 
@@ -561,12 +618,13 @@ func (c *Cache[V]) newEntry(it Item[V], negative bool, loadedAt int64, d time.Du
 	}
 }
 
-func (c *Cache[V]) fillL1(ctx context.Context, key string, e Entry[V]) {
+// fillL1 fills L1 unless L1 was dropped since the fetch began (epoch).
+func (c *Cache[V]) fillL1(key string, e Entry[V], epoch uint64) {
 	if c.brk.isOpen() && e.Fresh.Sub(time.Unix(0, c.now())) > c.opts.DegradedTTL {
 		e.Fresh = time.Unix(0, c.now()).Add(c.opts.DegradedTTL)
 		e.Expires = e.Fresh.Add(c.opts.StaleFor)
 	}
-	if stored, _ := c.l1.Fill(ctx, key, e); !stored {
+	if !c.l1.fillInEpoch(key, e, epoch) {
 		c.rec.FillRefused(TierL1)
 	}
 }
@@ -576,46 +634,68 @@ func (c *Cache[V]) fillL1(ctx context.Context, key string, e Entry[V]) {
 // that rises as expiry nears, scaled by how long the load took, so one
 // caller recomputes a hot key before it expires and no herd forms.
 func (c *Cache[V]) maybeRefreshEarly(key string, le *l1Entry[V], now int64, load LoaderFunc[V]) {
-	if c.opts.Beta < 0 || le.e.Delta <= 0 {
+	if c.opts.Beta < 0 || le.delta <= 0 {
 		return
 	}
 	gap := float64(le.fresh - now)
-	scale := float64(le.e.Delta) * c.opts.Beta
+	scale := float64(le.delta) * c.opts.Beta
 	// -ln(U) exceeds 20 with probability 2e-9: skip the draw when far out.
 	if gap > 20*scale {
 		return
 	}
 	if gap <= scale*-logUniform() {
-		c.refreshAsync(key, load)
+		c.refreshAsync(key, load, le.fresh)
 	}
 }
 
 // refreshAsync starts one background refresh of key in this instance
-// (across the cluster, the L2 lease makes it one).
-func (c *Cache[V]) refreshAsync(key string, load LoaderFunc[V]) {
+// (across the cluster, the L2 lease makes it one). notBefore is the
+// freshness (ns) of the copy being replaced: L2 holding that same copy does
+// not count as a refresh.
+func (c *Cache[V]) refreshAsync(key string, load LoaderFunc[V], notBefore int64) {
 	if _, running := c.refreshing.LoadOrStore(key, struct{}{}); running {
 		return
 	}
-	c.wg.Go(func() {
+	if !c.goBackground(func() {
 		defer c.refreshing.Delete(key)
 		ctx, cancel := context.WithTimeout(c.ctx, c.opts.LoadTimeout)
 		defer cancel()
-		if _, _, err := c.fetch(ctx, key, load, nil, false); err != nil && ctx.Err() == nil {
+		st := fetchState[V]{notBefore: notBefore, epoch: c.l1.epoch()}
+		if _, _, err := c.fetch(ctx, key, load, st); err != nil && ctx.Err() == nil {
 			c.log.Debug("cache: background refresh failed", "key", key, "err", err)
 		}
-	})
+	}) {
+		c.refreshing.Delete(key)
+	}
+}
+
+// goBackground runs f in a goroutine Close waits for, unless the cache is
+// closing; it reports whether f was started.
+func (c *Cache[V]) goBackground(f func()) bool {
+	c.bgMu.RLock()
+	defer c.bgMu.RUnlock()
+	if c.closing {
+		return false
+	}
+	c.wg.Go(f)
+	return true
 }
 
 // Fill stores it under key in every tier unless that would be a stale fill.
 // It reports whether L1 stored it.
 func (c *Cache[V]) Fill(ctx context.Context, key string, it Item[V]) bool {
+	if CheckKey(key) != nil {
+		return false
+	}
+	epoch := c.l1.epoch()
 	e := c.newEntry(it, false, c.now(), 0)
 	if c.l2 != nil && !c.brk.isOpen() {
 		if stored, err := c.l2Fill(ctx, key, e); err == nil && !stored {
 			c.rec.FillRefused(TierL2)
+			return false
 		}
 	}
-	stored, _ := c.l1.Fill(ctx, key, e)
+	stored := c.l1.fillInEpoch(key, e, epoch)
 	if !stored {
 		c.rec.FillRefused(TierL1)
 	}
@@ -660,6 +740,9 @@ func (c *Cache[V]) InvalidateTag(ctx context.Context, tag string, version uint64
 // InvalidateAll drops every entry in every tier and refuses fills read
 // before version.
 func (c *Cache[V]) InvalidateAll(ctx context.Context, version uint64) error {
+	if version == 0 {
+		return errors.New("cache: InvalidateAll needs a version above 0 (fills read before it are refused)")
+	}
 	_ = c.l1.Flush(ctx, version)
 	if c.l2 == nil {
 		return nil

@@ -9,9 +9,12 @@
 // exists. A loader error wrapping ErrNotFound is cached as a negative entry
 // for NegativeTTL. GetMany batches the L2 lookups of the keys L1 lacks.
 //
-// Versions. Every value carries the version it was read at (for the
-// catalog, the database's commit sequence at read time); the loader returns
-// it. Invalidate(ctx, version, names...) writes tombstones in every tier
+// Versions. Every value carries the version it was read at: a number from
+// one sequence that grows with every commit (for the catalog, the database's
+// commit sequence at read time), not a per-row counter, because tag
+// tombstones and flushes compare versions across rows. The loader returns
+// it, for "not found" too. Values are shared, not copied: callers must not
+// modify a Result's value or tags. Invalidate(ctx, version, names...) writes tombstones in every tier
 // for each name, as a key and as a tag:
 //
 //   - No stale fill: a fill is refused when the stored entry has a higher

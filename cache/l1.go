@@ -39,16 +39,40 @@ type L1[V any] struct {
 	// gen counts tombstone writes; an entry that passed the tombstone check
 	// at the current gen need not be checked again (the L1 hit fast path).
 	gen atomic.Uint64
-	now func() int64
+	// drops counts drop calls: a fill whose fetch began before one is
+	// refused (fillInEpoch).
+	drops atomic.Uint64
+	now   func() int64
 }
 
-// l1Entry keeps what a hit reads first, so a hit touches as few cache
-// lines as it can.
+// l1Entry is an Entry laid out for the hit path: what a hit reads comes
+// first and times are nanoseconds, so a hit touches as few cache lines as
+// it can.
 type l1Entry[V any] struct {
-	fresh   int64 // e.Fresh in ns
-	expires int64 // e.Expires in ns
-	checked atomic.Uint64
-	e       Entry[V]
+	fresh    int64 // Entry.Fresh in ns
+	expires  int64 // Entry.Expires in ns
+	checked  atomic.Uint64
+	version  uint64
+	value    V
+	tags     []string
+	negative bool
+	stored   int64 // Entry.Stored in ns
+	delta    time.Duration
+}
+
+func newL1Entry[V any](e *Entry[V]) *l1Entry[V] {
+	return &l1Entry[V]{
+		fresh: e.Fresh.UnixNano(), expires: e.Expires.UnixNano(), version: e.Version,
+		value: e.Value, tags: e.Tags, negative: e.Negative, stored: e.Stored.UnixNano(), delta: e.Delta,
+	}
+}
+
+// entry returns le as an Entry.
+func (le *l1Entry[V]) entry() Entry[V] {
+	return Entry[V]{
+		Value: le.value, Version: le.version, Tags: le.tags, Negative: le.negative,
+		Stored: time.Unix(0, le.stored), Fresh: time.Unix(0, le.fresh), Expires: time.Unix(0, le.expires), Delta: le.delta,
+	}
 }
 
 func wallNano() int64 { return time.Now().UnixNano() }
@@ -82,7 +106,7 @@ func NewL1[V any](opts L1Options[V]) (*L1[V], error) {
 	}
 	if opts.MaxWeight > 0 {
 		dataOpts.MaximumWeight = opts.MaxWeight
-		dataOpts.Weigher = func(k string, e *l1Entry[V]) uint32 { return opts.Weigher(k, e.e.Value) }
+		dataOpts.Weigher = func(k string, e *l1Entry[V]) uint32 { return opts.Weigher(k, e.value) }
 	} else {
 		dataOpts.MaximumSize = opts.MaxEntries
 	}
@@ -151,7 +175,7 @@ func (t *L1[V]) lookup(key string, now int64) *l1Entry[V] {
 	if le.checked.Load() == gen {
 		return le
 	}
-	if !t.current(key, le.e.Version, le.e.Tags) {
+	if !t.current(key, le.version, le.tags) {
 		return nil
 	}
 	le.checked.Store(gen)
@@ -161,7 +185,7 @@ func (t *L1[V]) lookup(key string, now int64) *l1Entry[V] {
 // Get implements Tier.
 func (t *L1[V]) Get(_ context.Context, key string) (Entry[V], bool, error) {
 	if le := t.lookup(key, t.now()); le != nil {
-		return le.e, true, nil
+		return le.entry(), true, nil
 	}
 	return Entry[V]{}, false, nil
 }
@@ -179,22 +203,33 @@ func (t *L1[V]) GetMany(ctx context.Context, keys []string) ([]Entry[V], []bool,
 // lock, so a fill cannot slip between an Invalidate's tombstone and its
 // removal of the entry.
 func (t *L1[V]) Fill(_ context.Context, key string, e Entry[V]) (bool, error) {
+	return t.fillInEpoch(key, e, t.epoch()), nil
+}
+
+// epoch returns the current drop epoch, for fillInEpoch.
+func (t *L1[V]) epoch() uint64 { return t.drops.Load() }
+
+// fillInEpoch is Fill that also refuses when L1 was dropped since epoch.
+func (t *L1[V]) fillInEpoch(key string, e Entry[V], epoch uint64) bool {
 	now := t.now()
 	if !e.Expires.After(time.Unix(0, now)) {
-		return false, nil
+		return false
 	}
 	stored := false
 	t.data.Compute(key, func(old *l1Entry[V], found bool) (*l1Entry[V], otter.ComputeOp) {
-		if found && now < old.expires && old.e.Version > e.Version {
+		if t.drops.Load() != epoch {
+			return old, otter.CancelOp
+		}
+		if found && now < old.expires && old.version > e.Version {
 			return old, otter.CancelOp
 		}
 		if !t.current(key, e.Version, e.Tags) {
 			return old, otter.CancelOp
 		}
 		stored = true
-		return &l1Entry[V]{e: e, fresh: e.Fresh.UnixNano(), expires: e.Expires.UnixNano()}, otter.WriteOp
+		return newL1Entry(&e), otter.WriteOp
 	})
-	return stored, nil
+	return stored
 }
 
 // Invalidate implements Tier.
@@ -210,7 +245,7 @@ func (t *L1[V]) Invalidate(_ context.Context, version uint64, names ...string) e
 		// Remove the entry under the same lock a fill takes, after the
 		// tombstone is visible, so no fill can slip in between.
 		t.data.Compute(n, func(old *l1Entry[V], found bool) (*l1Entry[V], otter.ComputeOp) {
-			if found && old.e.Version < version {
+			if found && old.version < version {
 				return nil, otter.InvalidateOp
 			}
 			return old, otter.CancelOp
@@ -229,6 +264,7 @@ func (t *L1[V]) Flush(_ context.Context, version uint64) error {
 // drop removes every entry without raising the floor: what an instance does
 // when it may have missed invalidations and cannot tell which.
 func (t *L1[V]) drop() {
+	t.drops.Add(1)
 	t.data.InvalidateAll()
 }
 
@@ -238,7 +274,7 @@ func (t *L1[V]) Len() int { return t.data.EstimatedSize() }
 // entries calls f for each live entry until f returns false.
 func (t *L1[V]) entries(f func(key string, e *Entry[V]) bool) {
 	for k, le := range t.data.All() {
-		if !f(k, &le.e) {
+		if e := le.entry(); !f(k, &e) {
 			return
 		}
 	}

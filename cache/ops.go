@@ -21,7 +21,7 @@ func (c *Cache[V]) GetMany(ctx context.Context, keys []string, load LoaderFunc[V
 		if le := c.l1.lookup(k, now); le != nil && now < le.fresh && !c.tooOldWhileDegraded(le, now) {
 			c.rec.Hit(TierL1)
 			c.stats.touchHit(k)
-			res[i], errs[i] = result(k, &le.e, SourceL1)
+			res[i], errs[i] = le.result(k, SourceL1)
 			continue
 		}
 		if err := CheckKey(k); err != nil {
@@ -31,6 +31,7 @@ func (c *Cache[V]) GetMany(ctx context.Context, keys []string, load LoaderFunc[V
 		c.rec.Miss(TierL1)
 		missing = append(missing, i)
 	}
+	epoch := c.l1.epoch()
 	if len(missing) > 0 && c.l2 != nil && !c.brk.isOpen() {
 		mk := make([]string, len(missing))
 		for j, i := range missing {
@@ -48,7 +49,7 @@ func (c *Cache[V]) GetMany(ctx context.Context, keys []string, load LoaderFunc[V
 			for j, i := range missing {
 				if oks[j] && now < es[j].Fresh.UnixNano() {
 					c.rec.Hit(TierL2)
-					c.fillL1(ctx, keys[i], es[j])
+					c.fillL1(keys[i], es[j], epoch)
 					res[i], errs[i] = result(keys[i], &es[j], SourceL2)
 					continue
 				}
@@ -102,7 +103,13 @@ func (c *Cache[V]) Warm(ctx context.Context, keys []string, load LoaderFunc[V]) 
 			continue
 		}
 		g.Go(func() error {
-			_, _, err := c.fetch(gctx, k, load, nil, false)
+			lctx, cancel := context.WithTimeout(gctx, c.opts.LoadTimeout)
+			defer cancel()
+			st := fetchState[V]{epoch: c.l1.epoch()}
+			if le := c.l1.lookup(k, c.now()); le != nil {
+				st.notBefore = le.fresh // a reload, not the copy L2 already has
+			}
+			_, _, err := c.fetch(lctx, k, load, st)
 			if err != nil && !errors.Is(err, ErrNotFound) {
 				errs[i] = fmt.Errorf("warm %q: %w", k, err)
 			}
@@ -154,15 +161,17 @@ func (c *Cache[V]) StartWarmer(ctx context.Context, opts WarmerOptions[V], onRou
 	if opts.RefreshWithin <= 0 {
 		opts.RefreshWithin = opts.Interval
 	}
-	c.wg.Go(func() {
+	ok := c.goBackground(func() {
+		// Rounds end with the caller's ctx or the cache, whichever first.
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		defer context.AfterFunc(c.ctx, cancel)()
 		t := time.NewTicker(opts.Interval)
 		defer t.Stop()
 		last := c.stats.accesses()
 		for {
 			select {
 			case <-ctx.Done():
-				return
-			case <-c.ctx.Done():
 				return
 			case <-t.C:
 			}
@@ -178,6 +187,9 @@ func (c *Cache[V]) StartWarmer(ctx context.Context, opts WarmerOptions[V], onRou
 			}
 		}
 	})
+	if !ok {
+		return fmt.Errorf("%w: the cache is closed", ErrOptions)
+	}
 	return nil
 }
 

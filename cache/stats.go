@@ -135,9 +135,9 @@ func (c *Cache[V]) Inventory(n int) []KeyStat {
 	for i := range stats {
 		if le := c.l1.lookup(stats[i].Key, now); le != nil {
 			stats[i].Cached = true
-			stats[i].Version = le.e.Version
-			stats[i].Tags = le.e.Tags
-			stats[i].Negative = le.e.Negative
+			stats[i].Version = le.version
+			stats[i].Tags = le.tags
+			stats[i].Negative = le.negative
 			stats[i].FreshFor = time.Duration(le.fresh - now)
 		}
 	}

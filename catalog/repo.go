@@ -55,6 +55,9 @@ func (r SQLRepo) read(ctx context.Context, fn func(tx *sql.Tx) error) (uint64, e
 		return 0, err
 	}
 	if err := fn(tx); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return v, err // "not found" is a result read at v, and cached as one
+		}
 		return 0, err
 	}
 	return v, nil
