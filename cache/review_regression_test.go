@@ -260,7 +260,7 @@ func TestReviewNegativeEntryOutlivesTombstone(t *testing.T) {
 		missing := func(context.Context, string) (Item[string], error) {
 			return Item[string]{Version: 1, Tags: []string{"products"}}, ErrNotFound
 		}
-		c.Get(ctx, "product:7", missing) // negative, v1
+		c.Get(ctx, "product:7", missing)                         // negative, v1
 		if err := c.Invalidate(ctx, 2, "products"); err != nil { // product 7 created at v2
 			t.Fatal(err)
 		}
