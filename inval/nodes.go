@@ -46,8 +46,10 @@ var ErrLost = errors.New("inval: events were lost")
 // to receive are only those published after the loss. reason wraps
 // ErrLost and says what happened.
 //
-// A LostFunc runs on the subscriber's delivery goroutine, before the next
-// event is handled and never at the same time as the subscriber's Handler.
+// A LostFunc is called before the next event is handled and never at the
+// same time as the subscriber's Handler: from Subscribe itself for a loss
+// found when choosing the start position, from the delivery goroutine
+// afterwards.
 type LostFunc func(reason error)
 
 // LossNotifier is implemented by buses that can tell a subscriber it lost

@@ -358,7 +358,6 @@ func TestStore(t *testing.T, newStores NewStores) {
 	t.Run("CreateGetList", func(t *testing.T) {
 		s := newStore(t)
 		base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-		var ids []string
 		for i := range 5 {
 			inv := inval.Invalidation{ID: "I" + string(rune('A'+i)), Paths: []string{"/p"}, URLs: []string{"http://h/u"},
 				Tags: []string{"t"}, Soft: true, By: "me", CreateTime: base.Add(time.Duration(i) * time.Second)}
@@ -366,7 +365,6 @@ func TestStore(t *testing.T, newStores NewStores) {
 			if err != nil || !created || got.ID != inv.ID || !got.CreateTime.Equal(inv.CreateTime) || !got.Soft || got.By != "me" {
 				t.Fatalf("Create(%s) = %+v, %v, %v", inv.ID, got, created, err)
 			}
-			ids = append(ids, inv.ID)
 		}
 		got, err := s.Get(ctx, "IC")
 		if err != nil || got.ID != "IC" || got.Seq != 0 || !got.CompleteTime.IsZero() || !slices.Equal(got.URLs, []string{"http://h/u"}) {
