@@ -245,7 +245,7 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		status = http.StatusNotFound
 	case errors.Is(err, inval.ErrPublish):
 		h.cfg.Logger.Error("admin: request failed", logPath, r.URL.Path, logErr, err)
-		status, msg = http.StatusServiceUnavailable, "admin: the invalidation bus is unavailable; nothing was invalidated; try again"
+		status, msg = http.StatusServiceUnavailable, "admin: the invalidation could not be stored or published (is Redis down?); try again"
 	case errors.Is(err, context.DeadlineExceeded):
 		status = http.StatusGatewayTimeout
 	default:

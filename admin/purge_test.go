@@ -253,3 +253,17 @@ func TestBucket(t *testing.T) {
 		t.Errorf("below zero: wait %v, want 160ms", w)
 	}
 }
+
+// A bus that cannot take the invalidation gets 503, not a bare 500.
+func TestBusUnavailable(t *testing.T) {
+	bus := inval.NewMemory(quiet)
+	bus.Close()
+	tr := inval.NewTracker(bus)
+	defer tr.Close()
+	h, _ := New(Config{Token: tok, Tracker: tr, Logger: quiet})
+	for _, path := range []string{"/invalidations", "/purge"} {
+		if rec := serve(h, "POST", path, tok, `{"paths":["/"]}`); rec.Code != 503 || !strings.Contains(rec.Body.String(), "try again") {
+			t.Errorf("POST %s: %d %s", path, rec.Code, rec.Body)
+		}
+	}
+}

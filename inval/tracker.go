@@ -94,9 +94,10 @@ var (
 	ErrInvalid  = errors.New("inval: invalid invalidation")
 	ErrConflict = errors.New("inval: caller reference already used for a different batch")
 	ErrNotFound = errors.New("inval: no such invalidation")
-	// ErrPublish is wrapped by Create's error when the bus refused the
-	// invalidation's event (Redis unreachable, bus closed): nothing was
-	// invalidated and the request can be repeated.
+	// ErrPublish is wrapped by Create's error when the invalidation could
+	// not be stored or its event published (Redis unreachable, bus
+	// closed). The request can be repeated; with its caller reference it
+	// is safe to repeat even if the failure hid a success.
 	ErrPublish = errors.New("inval: publishing the invalidation failed")
 )
 
@@ -290,7 +291,7 @@ func (t *Tracker) Create(ctx context.Context, req Request) (Invalidation, error)
 	for {
 		stored, created, err := t.store.Create(ctx, inv)
 		if err != nil {
-			return Invalidation{}, fmt.Errorf("inval: storing invalidation: %w", err)
+			return Invalidation{}, fmt.Errorf("%w: storing it: %w", ErrPublish, err)
 		}
 		if created {
 			return t.publish(ctx, stored)
