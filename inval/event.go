@@ -31,7 +31,7 @@ type Event struct {
 	// they are revalidated with the origin (and may be served stale under
 	// stale-while-revalidate / stale-if-error) rather than refetched.
 	Soft bool
-	// By says who asked (e.g. "admin 127.0.0.1:5123", "outbox"), for the
+	// By says who asked (e.g. "admin@127.0.0.1:5123", "outbox"), for the
 	// purge log.
 	By string
 	// Time is when the change was made, for latency measurement.
