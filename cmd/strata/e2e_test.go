@@ -358,7 +358,10 @@ func TestBadInvocations(t *testing.T) {
 		{"bad redis URL", []string{"serve", "-data-dir", t.TempDir(), "-redis", "ftp://x"}, 1, "-redis"},
 		{"edge without origin", []string{"edge"}, 2, "-origin is required"},
 		{"edge bad origin", []string{"edge", "-origin", "ftp://x"}, 2, "must be an http"},
-		{"invalidate nothing", []string{"invalidate"}, 2, "give -paths or -tags"},
+		{"invalidate nothing", []string{"invalidate"}, 2, "give -paths, -urls, -tags or -all"},
+		{"purge nothing", []string{"purge"}, 2, "give -paths, -urls, -tags or -all"},
+		{"all with paths", []string{"purge", "-all", "-paths", "/x"}, 2, "-all goes alone"},
+		{"purge dead admin", []string{"purge", "-urls", "http://x/y", "-admin-token", "t", "-admin", "http://" + closedAddr(t)}, 1, "connection refused"},
 		{"invalidate no token", []string{"invalidate", "-paths", "/x", "-data-dir", t.TempDir()}, 2, "no admin token"},
 		{"invalidate dead admin", []string{"invalidate", "-paths", "/x", "-admin-token", "t", "-admin", "http://" + closedAddr(t)}, 1, "connection refused"},
 	}

@@ -36,25 +36,44 @@ func (l *listFlag) Set(v string) error {
 }
 
 func runInvalidate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("invalidate", flag.ContinueOnError)
-	var paths, tags listFlag
-	fs.Var(&paths, "paths", "paths to invalidate, comma-separated; a trailing * is a prefix wildcard (e.g. '/api/*')")
-	fs.Var(&tags, "tags", "surrogate keys to invalidate, comma-separated (e.g. 'product:42')")
+	return runInvalidation(ctx, "invalidate", args, stdout, stderr)
+}
+
+// runPurge is invalidate that always waits: it answers once every live node
+// has applied the purge.
+func runPurge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return runInvalidation(ctx, "purge", args, stdout, stderr)
+}
+
+func runInvalidation(ctx context.Context, cmd string, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	var paths, urls, tags listFlag
+	fs.Var(&paths, "paths", "paths, comma-separated; a trailing * is a prefix wildcard (e.g. '/api/*'); a path matches every query string")
+	fs.Var(&urls, "urls", "exact URLs, comma-separated (e.g. 'http://shop.example/api/products?page=2')")
+	fs.Var(&tags, "tags", "surrogate keys, comma-separated (e.g. 'product:42')")
+	all := fs.Bool("all", false, "everything, on every edge node")
+	soft := fs.Bool("soft", false, "mark matching entries stale (revalidated, and served stale where stale-while-revalidate allows) instead of removing them")
 	adminURL := fs.String("admin", envOr("STRATA_ADMIN_URL", "http://127.0.0.1:9090"), "admin API URL (default $STRATA_ADMIN_URL)")
 	token := fs.String("admin-token", "", "admin bearer token (default $STRATA_ADMIN_TOKEN, else the token in -data-dir)")
 	dataDir := fs.String("data-dir", "./strata-data", "data dir holding a generated admin token")
 	ref := fs.String("caller-reference", "", "idempotency key: repeating it with the same batch returns the same invalidation (default random)")
-	wait := fs.Bool("wait", false, "return only when the invalidation is Completed on every subscriber")
-	timeout := fs.Duration("timeout", 5*time.Minute, "with -wait, give up after this long")
+	wait := cmd == "purge"
+	if cmd == "invalidate" {
+		fs.BoolVar(&wait, "wait", false, "return only when the invalidation is Completed on every live node")
+	}
+	timeout := fs.Duration("timeout", 5*time.Minute, "when waiting, give up after this long")
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
-	if len(paths)+len(tags) == 0 {
-		return fmt.Errorf("%w: invalidate: give -paths or -tags", errUsage)
+	if len(paths)+len(urls)+len(tags) == 0 && !*all {
+		return fmt.Errorf("%w: %s: give -paths, -urls, -tags or -all", errUsage, cmd)
+	}
+	if *all && len(paths)+len(urls)+len(tags) > 0 {
+		return fmt.Errorf("%w: %s: -all goes alone", errUsage, cmd)
 	}
 	base, err := url.Parse(*adminURL)
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
-		return fmt.Errorf("%w: invalidate: -admin %q is not an http(s) URL", errUsage, *adminURL)
+		return fmt.Errorf("%w: %s: -admin %q is not an http(s) URL", errUsage, cmd, *adminURL)
 	}
 	tok := *token
 	if tok == "" {
@@ -63,7 +82,7 @@ func runInvalidate(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if tok == "" {
 		b, err := os.ReadFile(filepath.Join(*dataDir, admin.TokenFile))
 		if err != nil {
-			return fmt.Errorf("%w: invalidate: no admin token: give -admin-token or STRATA_ADMIN_TOKEN (%v)", errUsage, err)
+			return fmt.Errorf("%w: %s: no admin token: give -admin-token or STRATA_ADMIN_TOKEN (%v)", errUsage, cmd, err)
 		}
 		tok = strings.TrimSpace(string(b))
 	}
@@ -73,12 +92,12 @@ func runInvalidate(ctx context.Context, args []string, stdout, stderr io.Writer)
 		*ref = "strata-cli-" + hex.EncodeToString(b[:])
 	}
 	c := &adminClient{base: strings.TrimRight(base.String(), "/"), token: tok}
-	body, _ := json.Marshal(admin.CreateRequest{Paths: paths, Tags: tags, CallerReference: *ref})
+	body, _ := json.Marshal(admin.CreateRequest{Paths: paths, URLs: urls, Tags: tags, All: *all, Soft: *soft, CallerReference: *ref})
 	var inv inval.Invalidation
 	if err := c.do(ctx, http.MethodPost, "/invalidations", body, &inv); err != nil {
 		return err
 	}
-	if *wait && inv.Status != inval.StatusCompleted {
+	if wait && inv.Status != inval.StatusCompleted {
 		ctx, cancel := context.WithTimeout(ctx, *timeout)
 		defer cancel()
 		for inv.Status != inval.StatusCompleted {
@@ -86,13 +105,23 @@ func runInvalidate(ctx context.Context, args []string, stdout, stderr io.Writer)
 			err := c.do(ctx, http.MethodGet, "/invalidations/"+url.PathEscape(inv.ID)+"?wait=30s", nil, &inv)
 			if err != nil {
 				if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-					return fmt.Errorf("invalidate: %s still %s after %v", inv.ID, inv.Status, *timeout)
+					return fmt.Errorf("%s: %s still %s after %v", cmd, inv.ID, inv.Status, *timeout)
 				}
 				return err
 			}
 		}
 	}
 	fmt.Fprintf(stdout, "%s %s\n", inv.ID, inv.Status)
+	for _, n := range inv.Nodes {
+		state := "pending"
+		switch {
+		case n.Done:
+			state = "applied"
+		case !n.Live:
+			state = "dead (not waited for)"
+		}
+		fmt.Fprintf(stdout, "  node %s: %s\n", n.Node, state)
+	}
 	return nil
 }
 

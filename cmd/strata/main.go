@@ -1,5 +1,6 @@
 // Command strata runs Strata: the whole multi-tier cache in one process
-// (serve), an edge node alone (edge), or talks to a running one (invalidate).
+// (serve), an edge node alone (edge), or talks to a running one (invalidate,
+// purge).
 //
 // Run `strata help` for the subcommands and `strata SUBCOMMAND -h` for flags.
 package main
@@ -43,7 +44,8 @@ const usage = `strata: a self-hostable multi-tier content cache
 Usage:
   strata serve       run the edge, static site, catalog API and admin API in one process
   strata edge        run an edge node in front of one origin
-  strata invalidate  invalidate paths or surrogate keys on a running Strata
+  strata invalidate  invalidate URLs, paths, surrogate keys or everything on a running Strata
+  strata purge       the same, and wait until every live edge node has applied it
   strata version     print the version
 
 Run 'strata COMMAND -h' for a command's flags.
@@ -63,6 +65,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runEdge(ctx, rest, stdout, stderr)
 	case "invalidate":
 		return runInvalidate(ctx, rest, stdout, stderr)
+	case "purge":
+		return runPurge(ctx, rest, stdout, stderr)
 	case "version", "-version", "--version":
 		return runVersion(stdout)
 	case "help", "-h", "-help", "--help":
