@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/strata-cache/strata/admin"
+	credis "github.com/strata-cache/strata/cache/redis"
 	"github.com/strata-cache/strata/edge"
 	"github.com/strata-cache/strata/inval"
+	"github.com/strata-cache/strata/inval/redisbus"
 	"github.com/strata-cache/strata/obs"
 )
 
@@ -42,6 +44,8 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := flag.NewFlagSet("edge", flag.ContinueOnError)
 	origin := fs.String("origin", "", "origin URL to cache, e.g. http://127.0.0.1:3000 (required)")
 	listenAddr := fs.String("listen", ":8080", "address clients connect to")
+	redisURL := fs.String("redis", "", "Redis URL shared by all edge nodes (redis://, rediss://, unix://, Sentinel ?master_set=, or a comma-separated Cluster list): purges reach every node through a durable stream, and invalidations complete when every live node applied them; empty: this node alone")
+	nodeName := fs.String("node", "", "this node's name on the shared bus; keep it stable across restarts so the node resumes where it left off (default HOSTNAME:PORT)")
 	ef, af, logger, err := parseNodeFlags(fs, args, stderr)
 	if err != nil {
 		return err
@@ -70,16 +74,27 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	ls := []*listener{edgeL, adminL}
 
 	metrics := obs.NewMetrics()
-	bus := inval.NewMemory(logger)
-	defer bus.Close()
-	e, st, err := newEdge(ef, metrics, logger, []edge.Behavior{{Pattern: "*", Origin: edge.URLOrigin(u, nil), Name: "origin"}}, bus)
+	node := *nodeName
+	if node == "" {
+		host, _ := os.Hostname()
+		node = host + ":" + edgeL.port()
+	}
+	bus, trackerStore, closeBus, err := newEdgeBus(*redisURL, logger)
+	if err != nil {
+		closeAll(ls)
+		return err
+	}
+	defer closeBus()
+	e, st, err := newEdge(ef, metrics, logger, []edge.Behavior{{Pattern: "*", Origin: edge.URLOrigin(u, nil), Name: "origin"}}, bus, node)
 	if err != nil {
 		closeAll(ls)
 		return err
 	}
 	defer st.Close()
 	defer e.Close()
-	adminH, err := admin.New(admin.Config{Token: token, Metrics: metrics.Handler(), Tracker: inval.NewTracker(bus), Logger: logger})
+	tracker := inval.NewTrackerWith(bus, inval.TrackerOptions{Store: trackerStore, Logger: logger})
+	defer tracker.Close()
+	adminH, err := admin.New(admin.Config{Token: token, Metrics: metrics.Handler(), Tracker: tracker, Logger: logger})
 	if err != nil {
 		closeAll(ls)
 		return err
@@ -90,6 +105,35 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(stdout, "strata edge %s\n", versionString())
 	fmt.Fprintf(stdout, "  edge   %s/   (caching %s)\n", edgeL.url(), u.Redacted())
 	fmt.Fprintf(stdout, "  admin  %s/metrics   (Authorization: Bearer <token>)\n", adminL.url())
+	if *redisURL != "" {
+		fmt.Fprintf(stdout, "  node   %s   (purges through Redis)\n", node)
+	}
 	printToken(stdout, token, created, af.dataDir)
 	return serveAll(ctx, logger, 10*time.Second, ls)
+}
+
+// newEdgeBus returns the bus an edge node hears purges on, with the store
+// its admin API keeps invalidations in: Redis shared by every node when
+// redisURL is set, else in process.
+func newEdgeBus(redisURL string, logger *slog.Logger) (inval.Bus, inval.Store, func(), error) {
+	if redisURL == "" {
+		bus := inval.NewMemory(logger)
+		return bus, nil, func() { bus.Close() }, nil
+	}
+	client, err := credis.NewClient(redisURL)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("edge: -redis: %w", err)
+	}
+	bus, err := redisbus.New(client, redisbus.Options{Logger: logger})
+	if err != nil {
+		client.Close()
+		return nil, nil, nil, fmt.Errorf("edge: -redis: %w", err)
+	}
+	store, err := redisbus.NewStore(client, redisbus.StoreOptions{})
+	if err != nil {
+		bus.Close()
+		client.Close()
+		return nil, nil, nil, fmt.Errorf("edge: -redis: %w", err)
+	}
+	return bus, store, func() { bus.Close(); client.Close() }, nil
 }

@@ -176,7 +176,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	e, st, err := newEdge(ef, metrics, logger, []edge.Behavior{
 		{Pattern: "/api/*", Origin: edge.URLOrigin(apiURL, nil), Name: "api"},
 		{Pattern: "*", Origin: edge.HandlerOrigin(siteHandler), Name: "site"},
-	}, bus)
+	}, bus, "edge")
 	if err != nil {
 		closeAll(ls)
 		return err
@@ -233,7 +233,7 @@ const storeShare = 0.65
 func storeBytes(budget uint64) uint64 { return uint64(float64(budget) * storeShare) }
 
 // newEdge builds an edge with its store and subscribes it to bus.
-func newEdge(ef edgeFlags, metrics *obs.Metrics, logger *slog.Logger, behaviors []edge.Behavior, bus inval.Bus) (*edge.Edge, *store.Memory, error) {
+func newEdge(ef edgeFlags, metrics *obs.Metrics, logger *slog.Logger, behaviors []edge.Behavior, bus inval.Bus, node string) (*edge.Edge, *store.Memory, error) {
 	st, err := store.NewMemory(store.Options{MaxBytes: storeBytes(ef.maxBytes)})
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: -edge-max-bytes: %v", errUsage, err)
@@ -252,10 +252,19 @@ func newEdge(ef edgeFlags, metrics *obs.Metrics, logger *slog.Logger, behaviors 
 		st.Close()
 		return nil, nil, err
 	}
-	if err := bus.Subscribe("edge", func(_ context.Context, ev inval.Event) error {
-		e.Purge(edge.Purge{Paths: ev.Paths, Tags: ev.Tags})
+	apply := func(_ context.Context, ev inval.Event) error {
+		res := e.Purge(edge.Purge{Paths: ev.Paths, URLs: ev.URLs, Tags: ev.Tags, All: ev.All, Soft: ev.Soft})
+		logger.Info("purge", "seq", ev.Seq, "by", ev.By, "paths", len(ev.Paths), "urls", len(ev.URLs),
+			"tags", len(ev.Tags), "all", ev.All, "soft", ev.Soft, "objects", res)
 		return nil
-	}); err != nil {
+	}
+	// A node that missed purges it cannot replay (it is new, was away too
+	// long, or Redis lost the stream) empties its cache before going on.
+	lost := func(reason error) {
+		n := e.Purge(edge.Purge{All: true})
+		logger.Warn("purges were missed; cache emptied", "node", node, "reason", reason, "objects", n)
+	}
+	if err := inval.SubscribeWithLost(bus, node, apply, lost); err != nil {
 		st.Close()
 		return nil, nil, err
 	}

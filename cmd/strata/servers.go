@@ -42,6 +42,9 @@ func (l *listener) url() string {
 	return "http://" + net.JoinHostPort(host, fmt.Sprint(addr.Port))
 }
 
+// port returns the port l is bound to.
+func (l *listener) port() string { return fmt.Sprint(l.ln.Addr().(*net.TCPAddr).Port) }
+
 // closeAll closes listeners that were bound but never served.
 func closeAll(ls []*listener) {
 	for _, l := range ls {
