@@ -202,6 +202,11 @@ func ValidateTag(tag string) error {
 
 // TrackerOptions configures a Tracker. The zero value is usable.
 type TrackerOptions struct {
+	// OnComplete, when set, is called once for each invalidation this
+	// Tracker created, when it sees it complete within Watch (for the
+	// created-to-completed latency metric).
+	OnComplete func(Invalidation)
+
 	// Store keeps the invalidations. Nil means NewMemoryStore(DefaultKeep),
 	// seen only through this Tracker: with several admin APIs on one shared
 	// bus, give them one shared Store.
@@ -378,8 +383,15 @@ func (t *Tracker) watch(id string, seq uint64) {
 		if err := t.bus.WaitAcked(ctx, seq); err != nil {
 			return
 		}
-		if _, err := t.store.Complete(ctx, id, t.now()); err != nil && ctx.Err() == nil {
-			t.opts.Logger.Warn("inval: recording an invalidation's completion", "id", id, "err", err)
+		inv, err := t.store.Complete(ctx, id, t.now())
+		if err != nil {
+			if ctx.Err() == nil {
+				t.opts.Logger.Warn("inval: recording an invalidation's completion", "id", id, "err", err)
+			}
+			return
+		}
+		if t.opts.OnComplete != nil {
+			t.opts.OnComplete(inv)
 		}
 	}()
 }

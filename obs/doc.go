@@ -11,6 +11,11 @@
 //	edge_requests_total{behavior,result}     requests by how the edge answered (hit, refresh_hit, stale, collapsed, miss, pass, error)
 //	edge_hit_ratio                           (hit+refresh_hit+stale+collapsed) / (those + miss) since start
 //	edge_origin_fetches_total{behavior,code} origin requests by status class (2xx…5xx, or "error")
+//	edge_purges_total{selector}              purges applied by this node (url, path, prefix, tag, all)
+//	edge_purged_objects_total{selector,action} responses removed, or marked stale by soft purges
+//	invalidation_latency_seconds             invalidation created → completed on every live node
+//	inval_nodes{state}                       nodes on the invalidation bus, live or dead
+//	inval_node_lag{node}                     events published but not yet applied, per node
 //	app_cache_requests_total{tier,result}    application-cache lookups by tier (l1, l2) and hit/miss
 //	app_cache_hit_ratio{tier}                hits / lookups since start, per tier
 //	app_cache_loads_total{result}            loader calls (ok, error)

@@ -1,6 +1,7 @@
 package obs
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"sync"
@@ -10,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/strata-cache/strata/inval"
 )
 
 // Metrics holds Strata's collectors on one registry.
@@ -18,6 +21,9 @@ type Metrics struct {
 
 	edgeRequests  *prometheus.CounterVec
 	originFetches *prometheus.CounterVec
+	purges        *prometheus.CounterVec
+	purgedObjects *prometheus.CounterVec
+	invLatency    prometheus.Histogram
 	edgeHits      atomic.Uint64
 	edgeLookups   atomic.Uint64
 
@@ -47,6 +53,16 @@ func NewMetrics() *Metrics {
 		originFetches: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "strata_edge_origin_fetches_total", Help: "Origin requests made by the edge, by behavior and status class.",
 		}, []string{"behavior", "code"}),
+		purges: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "strata_edge_purges_total", Help: "Purges applied by this edge node, by selector (url, path, prefix, tag, all).",
+		}, []string{"selector"}),
+		purgedObjects: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "strata_edge_purged_objects_total", Help: "Stored responses purged, by selector and action (removed, or marked stale by a soft purge).",
+		}, []string{"selector", "action"}),
+		invLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "strata_invalidation_latency_seconds", Help: "Time from an invalidation's creation to its completion on every live node.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}),
 		appRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "strata_app_cache_requests_total", Help: "Application-cache lookups by tier and result (hit, miss).",
 		}, []string{"tier", "result"}),
@@ -75,6 +91,7 @@ func NewMetrics() *Metrics {
 	edgeRatio := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "strata_edge_hit_ratio", Help: "Edge hits (including refresh and stale hits) over cacheable lookups since start.",
 	}, func() float64 { return ratio(m.edgeHits.Load(), m.edgeLookups.Load()) })
+	reg.MustRegister(m.purges, m.purgedObjects, m.invLatency)
 	reg.MustRegister(m.edgeRequests, m.originFetches, m.appRequests, m.appLoads, m.appLoadTime, edgeRatio,
 		m.appStale, m.appRefused, m.appLeaseWait, m.appBreaker,
 		&tierRatioCollector{m: m, desc: prometheus.NewDesc("strata_app_cache_hit_ratio",
@@ -122,6 +139,58 @@ func (r EdgeRecorder) OriginFetch(behavior string, status int) {
 		code = strconv.Itoa(status/100) + "xx"
 	}
 	r.m.originFetches.WithLabelValues(behavior, code).Inc()
+}
+
+// Purge implements edge.PurgeRecorder.
+func (r EdgeRecorder) Purge(selector string, removed, marked int) {
+	r.m.purges.WithLabelValues(selector).Inc()
+	r.m.purgedObjects.WithLabelValues(selector, "removed").Add(float64(removed))
+	r.m.purgedObjects.WithLabelValues(selector, "marked").Add(float64(marked))
+}
+
+// InvalidationCompleted records an invalidation's latency from creation to
+// completion; it fits inval.TrackerOptions.OnComplete.
+func (m *Metrics) InvalidationCompleted(inv inval.Invalidation) {
+	if !inv.CompleteTime.IsZero() && !inv.CreateTime.IsZero() {
+		m.invLatency.Observe(inv.CompleteTime.Sub(inv.CreateTime).Seconds())
+	}
+}
+
+// WatchNodes exposes, at each scrape, the nodes of a bus: how many are live
+// and dead, and each node's lag (events published but not yet applied).
+func (m *Metrics) WatchNodes(r inval.NodeReporter) {
+	m.reg.MustRegister(&nodeCollector{r: r,
+		count: prometheus.NewDesc("strata_inval_nodes", "Nodes registered on the invalidation bus, by state (live, dead).", []string{"state"}, nil),
+		lag:   prometheus.NewDesc("strata_inval_node_lag", "Invalidation events published but not yet applied by a node.", []string{"node"}, nil),
+	})
+}
+
+type nodeCollector struct {
+	r          inval.NodeReporter
+	count, lag *prometheus.Desc
+}
+
+func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.count; ch <- c.lag }
+
+func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	nodes, err := c.r.Nodes(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.count, err)
+		return
+	}
+	live, dead := 0, 0
+	for _, n := range nodes {
+		if n.Live {
+			live++
+		} else {
+			dead++
+		}
+		ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, float64(n.Lag), n.Name)
+	}
+	ch <- prometheus.MustNewConstMetric(c.count, prometheus.GaugeValue, float64(live), "live")
+	ch <- prometheus.MustNewConstMetric(c.count, prometheus.GaugeValue, float64(dead), "dead")
 }
 
 // CacheRecorder records application-cache measurements; it implements

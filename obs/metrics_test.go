@@ -1,6 +1,7 @@
 package obs
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http/httptest"
@@ -11,9 +12,15 @@ import (
 	"github.com/strata-cache/strata/cache"
 	"github.com/strata-cache/strata/cache/writebehind"
 	"github.com/strata-cache/strata/edge"
+	"github.com/strata-cache/strata/inval"
 )
 
+type nodesFunc func(context.Context) ([]inval.NodeStatus, error)
+
+func (f nodesFunc) Nodes(ctx context.Context) ([]inval.NodeStatus, error) { return f(ctx) }
+
 var (
+	_ edge.PurgeRecorder   = EdgeRecorder{}
 	_ edge.Recorder        = EdgeRecorder{}
 	_ cache.Recorder       = CacheRecorder{}
 	_ writebehind.Recorder = WriteBehindRecorder{}
@@ -38,6 +45,13 @@ func TestMetricsExposition(t *testing.T) {
 	c.FillRefused("l2")
 	c.LeaseWait(time.Millisecond)
 	c.Breaker(true)
+	e.Purge("tag", 3, 0)
+	e.Purge("path", 0, 2)
+	now := time.Now()
+	m.InvalidationCompleted(inval.Invalidation{CreateTime: now, CompleteTime: now.Add(40 * time.Millisecond)})
+	m.WatchNodes(nodesFunc(func(context.Context) ([]inval.NodeStatus, error) {
+		return []inval.NodeStatus{{Name: "n1", Live: true, Lag: 0}, {Name: "n2", Live: false, Lag: 7}}, nil
+	}))
 	wb := m.WriteBehind("prices")
 	wb.Flushed(3, time.Millisecond, nil)
 	wb.Lag(7, 2*time.Second)
@@ -60,6 +74,12 @@ func TestMetricsExposition(t *testing.T) {
 		`strata_writebehind_flushed_total{queue="prices",result="ok"} 3`,
 		`strata_writebehind_pending{queue="prices"} 7`,
 		`strata_writebehind_oldest_seconds{queue="prices"} 2`,
+		`strata_edge_purges_total{selector="tag"} 1`,
+		`strata_edge_purged_objects_total{action="removed",selector="tag"} 3`,
+		`strata_edge_purged_objects_total{action="marked",selector="path"} 2`,
+		`strata_invalidation_latency_seconds_count 1`,
+		`strata_inval_nodes{state="dead"} 1`,
+		`strata_inval_node_lag{node="n2"} 7`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(string(body), want) {

@@ -92,7 +92,10 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer st.Close()
 	defer e.Close()
-	tracker := inval.NewTrackerWith(bus, inval.TrackerOptions{Store: trackerStore, Logger: logger})
+	tracker := inval.NewTrackerWith(bus, inval.TrackerOptions{Store: trackerStore, Logger: logger, OnComplete: metrics.InvalidationCompleted})
+	if nr, ok := bus.(inval.NodeReporter); ok {
+		metrics.WatchNodes(nr)
+	}
 	defer tracker.Close()
 	adminH, err := admin.New(admin.Config{Token: token, Metrics: metrics.Handler(), Tracker: tracker, Logger: logger})
 	if err != nil {

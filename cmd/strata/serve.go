@@ -183,7 +183,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer st.Close()
 	defer e.Close() // background revalidations finish before the store closes
-	adminH, err := admin.New(admin.Config{Token: token, Metrics: metrics.Handler(), Tracker: inval.NewTracker(bus), Inventory: svc.InventoryHandler(), Logger: logger})
+	tracker := inval.NewTrackerWith(bus, inval.TrackerOptions{Logger: logger, OnComplete: metrics.InvalidationCompleted})
+	defer tracker.Close()
+	metrics.WatchNodes(bus)
+	adminH, err := admin.New(admin.Config{Token: token, Metrics: metrics.Handler(), Tracker: tracker, Inventory: svc.InventoryHandler(), Logger: logger})
 	if err != nil {
 		closeAll(ls)
 		return err
