@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Measure purges across edge nodes on a private redis-server (see main.go).
+#
+#   bash bench/purge/run.sh                          # 1 000 000 objects, 3 nodes
+#   bash bench/purge/run.sh -objects 100000          # flags go to the program
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+TMP=$(mktemp -d)
+PORT=${PORT:-18379}
+while (echo >/dev/tcp/127.0.0.1/$PORT) 2>/dev/null; do PORT=$((PORT + 1)); done
+redis-server --port "$PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$TMP" --daemonize no \
+	--logfile "$TMP/redis.log" &
+REDIS_PID=$!
+trap 'kill $REDIS_PID 2>/dev/null; wait $REDIS_PID 2>/dev/null; rm -rf "$TMP"' EXIT
+for _ in $(seq 100); do
+	redis-cli -p "$PORT" ping >/dev/null 2>&1 && break
+	sleep 0.05 # redis gives no readiness signal to a shell
+done
+echo "# bash bench/purge/run.sh $*   ($(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, redis $(redis-server --version | awk '{print $3}'))"
+cd "$ROOT" && go run ./bench/purge -redis "redis://127.0.0.1:$PORT" "$@"
