@@ -268,7 +268,7 @@ func (e *Edge) fetch(b *Behavior, r *http.Request, key string, stale *store.Entr
 // 304 may add Set-Cookie, private or no-store, in which case the stored copy
 // is dropped and only the request that made the fetch gets the response.
 func (e *Edge) refresh(out *http.Request, key string, stale *store.Entry, notModified http.Header, timing httpcache.Timing, epoch uint64, mayStore bool) *fetched {
-	full := *stale
+	full := *stale.Clone() // without the stored copy's marks: a soft purge's is answered
 	full.Header = stale.Header.Clone()
 	httpcache.Freshen(full.Header, notModified)
 	// The stored response's Date and Age now come from the 304.

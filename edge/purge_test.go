@@ -401,6 +401,34 @@ func TestSoftPurge(t *testing.T) {
 			e.Close()
 		})
 	})
+	t.Run("refresh is fresh and shared", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			o := &purgeOrigin{cc: "max-age=600"}
+			e, st := newPurgeEdge(t, o, nil)
+			defer st.Close()
+			getURL(e, "http://h/a")
+			e.Purge(Purge{Paths: []string{"/a"}, Soft: true})
+			gate := make(chan struct{})
+			o.set(func(o *purgeOrigin) { o.gate = gate })
+			recs := make([]*httptest.ResponseRecorder, 3)
+			var wg sync.WaitGroup
+			for i := range recs {
+				wg.Go(func() { recs[i] = getURL(e, "http://h/a") })
+			}
+			synctest.Wait() // one revalidation in flight, the others waiting on it
+			close(gate)
+			wg.Wait()
+			if n := o.calls.Load(); n != 2 {
+				t.Errorf("%d origin requests, want the fill and one collapsed revalidation", n)
+			}
+			for _, rec := range recs {
+				if cs := rec.Header().Get("Cache-Status"); !strings.Contains(cs, "ttl=600") && !strings.Contains(cs, "ttl=599") {
+					t.Errorf("refreshed response: X-Cache %s, Cache-Status %q", xcache(rec), cs)
+				}
+			}
+			e.Close()
+		})
+	})
 	t.Run("stale-while-revalidate", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			o := &purgeOrigin{cc: "max-age=600, stale-while-revalidate=30"}

@@ -91,6 +91,7 @@ func TestManyVariantsPerURL(t *testing.T) {
 	if r := h.edge.Purge(Purge{Paths: []string{"/v"}}); r.Removed != len(langs) {
 		t.Errorf("path purge removed %d responses, want %d", r.Removed, len(langs))
 	}
+	h.store.CleanUp() // purged entries are removed in the background
 	if h.store.Len() != 0 {
 		t.Errorf("%d entries left after the path purge", h.store.Len())
 	}

@@ -89,9 +89,9 @@ func (e *Edge) variantKey(primary, path string, names []string, epoch uint64, re
 		marker = &store.Entry{Key: primary, Path: path, VaryNames: names, Generation: generations.Add(1), Retain: retain}
 		e.storeUnlessPurged(epoch, marker)
 	case marker.Retain < retain:
-		longer := *marker
+		longer := marker.Clone()
 		longer.Retain = retain
-		e.storeUnlessPurged(epoch, &longer)
+		e.storeUnlessPurged(epoch, longer)
 	}
 	return secondaryKey(primary, marker, req)
 }

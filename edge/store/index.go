@@ -1,7 +1,8 @@
 package store
 
 import (
-	"sort"
+	"hash/maphash"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -21,23 +22,37 @@ import (
 //   - every removal — replacement, Delete, purge, eviction for size,
 //     expiration, InvalidateAll — reaches OnAtomicDeletion, which otter calls
 //     under the same bucket lock with the value that leaves, and which
-//     removes exactly that value: a slot is cleared only if it still holds
-//     that *Entry.
+//     removes exactly that value (the index holds *Entry, and a slot is
+//     only ever cleared of the entry it holds).
 //
 // Removal by identity makes the order of the two steps of a replacement
-// irrelevant (the new entry's slots are already written over the old one's
-// when the old one's removal arrives; the old one's other slots are
-// cleared), and so an eviction that races a Set of the same key can neither
-// leave a dangling slot nor clear the new entry's. Set never stores one
-// *Entry twice (it copies an entry that was stored before), so identities
-// are unique.
+// irrelevant (the new entry is added before the old one's removal arrives,
+// and they are different entries), and so an eviction that races a Set of
+// the same key can neither leave a dangling entry nor remove the new one.
+// Set stores a fresh copy of what it is given, so identities are unique.
 //
-// Lock order: bucket lock, then index.mu. The store never calls the cache
-// while holding index.mu: a purge collects its targets under index.mu,
-// releases it, and then removes them one by one.
+// Sharding. The indexes are split into shards by a hash of the path, each
+// with its own lock, so that Sets on different paths do not contend and a
+// large purge can remove entries of different shards in parallel (see
+// Memory.removeAll). A path or its URL's variants live in one shard; a tag
+// or a prefix is looked up in every shard.
+//
+// Lock order: bucket lock, then a shard's lock. The store never calls the
+// cache while holding a shard's lock: a purge collects its targets under
+// the locks, releases them, and then removes the targets one by one.
 
-// index holds the purge indexes; its zero value is empty and ready.
+// shardCount is the number of index shards: enough to spread the cores of
+// a large machine, few enough that a tag purge's visit of each is nothing.
+const shardCount = 32
+
+// index holds the purge indexes; init it before use.
 type index struct {
+	seed   maphash.Seed
+	shards [shardCount]shard
+}
+
+// shard is one part of the indexes, for the paths that hash to it.
+type shard struct {
 	mu    sync.Mutex
 	paths radixNode            // root: label ""
 	tags  map[string]*entrySet // surrogate key → entries carrying it
@@ -45,36 +60,46 @@ type index struct {
 	count int                  // responses indexed (vary markers excluded)
 }
 
+func (x *index) init() { x.seed = maphash.MakeSeed() }
+
+func (x *index) shardOf(path string) *shard {
+	return &x.shards[maphash.String(x.seed, path)%shardCount]
+}
+
 // add indexes e; the caller holds e.Key's bucket lock.
 func (x *index) add(e *Entry) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	x.paths.insert(e.Path).set.add(e)
+	s := x.shardOf(e.Path)
+	e.meta.shard = s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	node := s.paths.insert(e.Path)
+	node.set.add(e)
+	e.meta.node = node
 	for _, t := range e.Tags {
-		addTo(&x.tags, t, e)
+		addTo(&s.tags, t, e)
 	}
 	if e.Primary != "" {
-		addTo(&x.urls, e.Primary, e)
+		addTo(&s.urls, e.Primary, e)
 	}
 	if !e.IsVaryMarker() {
-		x.count++
+		s.count++
 	}
 }
 
-// remove unindexes e, wherever its slots still hold e; the caller holds
-// e.Key's bucket lock.
+// remove unindexes e; the caller holds e.Key's bucket lock.
 func (x *index) remove(e *Entry) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	x.paths.remove(e.Path, e)
+	s := e.meta.shard
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e.meta.node.removeEntry(e)
 	for _, t := range e.Tags {
-		removeFrom(x.tags, t, e)
+		removeFrom(s.tags, t, e)
 	}
 	if e.Primary != "" {
-		removeFrom(x.urls, e.Primary, e)
+		removeFrom(s.urls, e.Primary, e)
 	}
 	if !e.IsVaryMarker() {
-		x.count--
+		s.count--
 	}
 }
 
@@ -99,56 +124,79 @@ func removeFrom(m map[string]*entrySet, k string, e *Entry) {
 	}
 }
 
-// collect calls fn for every entry sel matches (KindAll excepted), under
-// the index lock: fn must not call the cache.
+// collect calls fn for every entry sel matches (KindAll excepted), shard by
+// shard (a shard's entries in one run), under the shard's lock: fn must not
+// call the cache. A soft purge marks entries from fn; a hard one collects
+// them to remove after.
 func (x *index) collect(sel Selector, fn func(*Entry)) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
+	if sel.Kind == KindPath {
+		x.shardOf(sel.Value).collect(sel, fn)
+		return
+	}
+	for i := range x.shards {
+		x.shards[i].collect(sel, fn)
+	}
+}
+
+func (s *shard) collect(sel Selector, fn func(*Entry)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	switch sel.Kind {
 	case KindURL:
-		if s := x.urls[sel.Value]; s != nil {
-			s.each(fn)
+		if es := s.urls[sel.Value]; es != nil {
+			es.each(fn)
 		}
 	case KindPath:
-		if n := x.paths.find(sel.Value); n != nil {
+		if n := s.paths.find(sel.Value); n != nil {
 			n.set.each(fn)
 		}
 	case KindPrefix:
-		x.paths.walkPrefix(sel.Value, func(n *radixNode) { n.set.each(fn) })
+		s.paths.walkPrefix(sel.Value, func(n *radixNode) { n.set.each(fn) })
 	case KindTag:
-		if s := x.tags[sel.Value]; s != nil {
-			s.each(fn)
+		if es := s.tags[sel.Value]; es != nil {
+			es.each(fn)
 		}
 	}
 }
 
-// entrySet is a set of entries by key. Most paths and tags name one entry,
-// so one is held inline and a map is made only for a second.
+// count returns the number of responses indexed.
+func (x *index) count() int {
+	n := 0
+	for i := range x.shards {
+		s := &x.shards[i]
+		s.mu.Lock()
+		n += s.count
+		s.mu.Unlock()
+	}
+	return n
+}
+
+// entrySet is a set of stored entries. Most paths and tags name one entry,
+// so one is held inline and a map is made only for a second. Entries are
+// distinct per Set (see Memory.Set), so a replacement adds the new entry
+// and removes the old one like any other two entries.
 type entrySet struct {
 	one  *Entry
-	many map[string]*Entry
+	many map[*Entry]struct{}
 }
 
 func (s *entrySet) add(e *Entry) {
 	switch {
 	case s.many != nil:
-		s.many[e.Key] = e
-	case s.one == nil || s.one.Key == e.Key:
+		s.many[e] = struct{}{}
+	case s.one == nil:
 		s.one = e
 	default:
-		s.many = map[string]*Entry{s.one.Key: s.one, e.Key: e}
+		s.many = map[*Entry]struct{}{s.one: {}, e: {}}
 		s.one = nil
 	}
 }
 
-// remove removes e if its key's slot holds e.
 func (s *entrySet) remove(e *Entry) {
 	if s.many != nil {
-		if s.many[e.Key] == e {
-			delete(s.many, e.Key)
-			if len(s.many) == 0 {
-				s.many = nil // a map never shrinks: drop it
-			}
+		delete(s.many, e)
+		if len(s.many) == 0 {
+			s.many = nil // a map never shrinks: drop it
 		}
 		return
 	}
@@ -163,23 +211,31 @@ func (s *entrySet) each(fn func(*Entry)) {
 	if s.one != nil {
 		fn(s.one)
 	}
-	for _, e := range s.many {
+	for e := range s.many {
 		fn(e)
 	}
 }
 
 // radixNode is a node of a radix tree of paths: the path of a node is the
 // concatenation of the labels from the root. Children are sorted by the
-// first byte of their labels, which differ; every node other than the root
-// holds entries or has at least two children (nodes are merged on removal).
+// first byte of their labels, which differ, and firsts holds those bytes in
+// one small array, so choosing a child reads no child. Every node other
+// than the root holds entries or has at least two children: nodes are
+// pruned and merged as entries leave.
 //
-// Costs, for a path of length L: insert and remove O(L) (plus a child
-// slice insertion, at most 256 pointers); an exact lookup O(L); a prefix
-// walk O(L + the size of the matching subtree), which is at most twice the
-// number of distinct paths it matches. No operation visits paths that do not
-// match.
+// An entry's node is recorded in its meta when it is added, so removing it
+// does not walk down from the root: a node that holds entries is never
+// replaced (a split adds a node above it, a merge removes an empty node).
+//
+// Costs, for a path of length L: insert O(L) (plus a child insertion,
+// at most 256 pointers); remove O(1) (plus the pruning of at most the
+// nodes it empties); an exact lookup O(L); a prefix walk O(L + the size of
+// the matching subtree), which is at most twice the number of distinct
+// paths it matches. No operation visits paths that do not match.
 type radixNode struct {
 	label    string
+	parent   *radixNode // nil for the root
+	firsts   []byte     // firsts[i] == children[i].label[0]
 	children []*radixNode
 	set      entrySet
 }
@@ -187,14 +243,31 @@ type radixNode struct {
 // child returns the index of the child whose label starts with c, or where
 // it would be inserted.
 func (n *radixNode) child(c byte) (int, bool) {
-	i := sort.Search(len(n.children), func(i int) bool { return n.children[i].label[0] >= c })
-	return i, i < len(n.children) && n.children[i].label[0] == c
+	lo, hi := 0, len(n.firsts)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if n.firsts[m] < c {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo, lo < len(n.firsts) && n.firsts[lo] == c
 }
 
-func (n *radixNode) insertChild(i int, c *radixNode) {
-	n.children = append(n.children, nil)
-	copy(n.children[i+1:], n.children[i:])
-	n.children[i] = c
+func (n *radixNode) insertChild(c *radixNode) {
+	i, _ := n.child(c.label[0])
+	n.children = slices.Insert(n.children, i, c)
+	n.firsts = slices.Insert(n.firsts, i, c.label[0])
+	c.parent = n
+}
+
+func (n *radixNode) deleteChild(i int) {
+	n.children = slices.Delete(n.children, i, i+1)
+	n.firsts = slices.Delete(n.firsts, i, i+1)
+	if len(n.children) == 0 {
+		n.children, n.firsts = nil, nil
+	}
 }
 
 // insert returns the node for path s, creating it.
@@ -203,7 +276,7 @@ func (n *radixNode) insert(s string) *radixNode {
 		i, ok := n.child(s[0])
 		if !ok {
 			leaf := &radixNode{label: strings.Clone(s)}
-			n.insertChild(i, leaf)
+			n.insertChild(leaf)
 			return leaf
 		}
 		c := n.children[i]
@@ -212,16 +285,16 @@ func (n *radixNode) insert(s string) *radixNode {
 			n, s = c, s[l:]
 			continue
 		}
-		// Split c's edge at l.
-		mid := &radixNode{label: c.label[:l], children: []*radixNode{c}}
-		c.label = c.label[l:]
+		// Split c's edge at l: mid takes c's place, c goes below it.
+		mid := &radixNode{label: c.label[:l], parent: n}
 		n.children[i] = mid
+		c.label = c.label[l:]
+		mid.insertChild(c)
 		if l == len(s) {
 			return mid
 		}
 		leaf := &radixNode{label: strings.Clone(s[l:])}
-		j, _ := mid.child(leaf.label[0])
-		mid.insertChild(j, leaf)
+		mid.insertChild(leaf)
 		return leaf
 	}
 	return n
@@ -239,38 +312,29 @@ func (n *radixNode) find(s string) *radixNode {
 	return n
 }
 
-// remove removes e from the node for path s and prunes the tree: a child
-// left without entries is deleted (no children) or merged with its only
-// child.
-func (n *radixNode) remove(s string, e *Entry) {
-	if s == "" {
-		n.set.remove(e)
-		return
-	}
-	i, ok := n.child(s[0])
-	if !ok {
-		return
-	}
-	c := n.children[i]
-	if !strings.HasPrefix(s, c.label) {
-		return
-	}
-	c.remove(s[len(c.label):], e)
-	if !c.set.empty() {
-		return
-	}
-	switch len(c.children) {
-	case 0:
-		copy(n.children[i:], n.children[i+1:])
-		n.children[len(n.children)-1] = nil
-		n.children = n.children[:len(n.children)-1]
-		if len(n.children) == 0 {
-			n.children = nil
+// removeEntry removes e from node n and prunes: an empty node without
+// children leaves its parent, one with a single child is merged into it,
+// and so on up while that empties its parent.
+func (n *radixNode) removeEntry(e *Entry) {
+	n.set.remove(e)
+	for n.parent != nil && n.set.empty() {
+		p := n.parent
+		i, _ := p.child(n.label[0])
+		switch len(n.children) {
+		case 0:
+			p.deleteChild(i)
+			n.parent = nil
+			n = p // p may now be empty with one child or none
+		case 1:
+			c := n.children[0]
+			c.label = n.label + c.label
+			c.parent = p
+			p.children[i] = c
+			n.parent, n.children, n.firsts = nil, nil, nil
+			return
+		default:
+			return
 		}
-	case 1:
-		gc := c.children[0]
-		gc.label = c.label + gc.label
-		n.children[i] = gc
 	}
 }
 

@@ -3,6 +3,8 @@ package store
 import (
 	"errors"
 	"net/http"
+	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -47,9 +49,22 @@ type Entry struct {
 	meta *entryMeta
 }
 
-// entryMeta is what changes about a stored entry without replacing it.
+// entryMeta is what the store keeps about a stored entry beside it.
 type entryMeta struct {
 	staleSince atomic.Int64 // unix nanoseconds; 0: not marked
+	// purged is set when a purge removes the entry: from then on it is
+	// absent for Get, and the reaper takes it out of the store.
+	purged atomic.Bool
+	// Where the entry is indexed, guarded by shard.mu.
+	shard *shard
+	node  *radixNode
+}
+
+// storedEntry is the copy of an entry that Set stores, with its meta in the
+// same allocation (a purge reads both).
+type storedEntry struct {
+	Entry
+	meta entryMeta
 }
 
 // URL returns the primary key of the URL e belongs to: Primary for a Vary
@@ -59,6 +74,16 @@ func (e *Entry) URL() string {
 		return e.Primary
 	}
 	return e.Key
+}
+
+// Clone returns a copy of e that is not stored: it shares e's fields
+// (headers, body, tags) but none of the store's marks, so a response
+// rebuilt from a stored one (a 304 refresh) is fresh until it is stored
+// and purged again.
+func (e *Entry) Clone() *Entry {
+	c := *e
+	c.meta = nil
+	return &c
 }
 
 // StaleSince reports whether a soft purge marked e stale, and since when.
@@ -75,10 +100,10 @@ func (e *Entry) StaleSince() (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// markStale marks e stale since ns unless it is marked already, reporting
-// whether it marked it.
+// markStale marks e stale since ns unless it is marked already (or
+// purged), reporting whether it marked it.
 func (e *Entry) markStale(ns int64) bool {
-	return e.meta != nil && e.meta.staleSince.CompareAndSwap(0, ns)
+	return !e.meta.purged.Load() && e.meta.staleSince.CompareAndSwap(0, ns)
 }
 
 // IsVaryMarker reports whether e points to variants instead of holding a
@@ -118,8 +143,15 @@ type Options struct {
 
 // Memory is a byte-bounded in-memory store with purge indexes (index.go).
 type Memory struct {
-	c   *otter.Cache[string, *Entry]
-	idx index
+	c      *otter.Cache[string, *Entry]
+	idx    index
+	purged atomic.Int64 // responses purged and not yet reaped
+
+	// The reaper: removes purged entries from the store (see Purge).
+	reapMu  sync.Mutex
+	reapQ   [][]*Entry
+	reaping bool
+	reaped  *sync.Cond // broadcast when reaping stops
 }
 
 // ErrNoBound is returned by NewMemory when no byte bound is given.
@@ -131,6 +163,8 @@ func NewMemory(opts Options) (*Memory, error) {
 		return nil, ErrNoBound
 	}
 	m := &Memory{}
+	m.idx.init()
+	m.reaped = sync.NewCond(&m.reapMu)
 	c, err := otter.New(&otter.Options[string, *Entry]{
 		MaximumWeight: opts.MaxBytes,
 		Weigher:       func(_ string, e *Entry) uint32 { return e.weight() },
@@ -139,8 +173,13 @@ func NewMemory(opts Options) (*Memory, error) {
 		}),
 		// Every removal and replacement, whatever its cause, leaves the
 		// indexes here, under the key's bucket lock (see index.go).
-		OnAtomicDeletion: func(ev otter.DeletionEvent[string, *Entry]) { m.idx.remove(ev.Value) },
-		Clock:            opts.Clock,
+		OnAtomicDeletion: func(ev otter.DeletionEvent[string, *Entry]) {
+			m.idx.remove(ev.Value)
+			if ev.Value.meta.purged.Load() && !ev.Value.IsVaryMarker() {
+				m.purged.Add(-1)
+			}
+		},
+		Clock: opts.Clock,
 	})
 	if err != nil {
 		return nil, err
@@ -149,12 +188,19 @@ func NewMemory(opts Options) (*Memory, error) {
 	return m, nil
 }
 
-// Get returns the entry stored under key.
-func (m *Memory) Get(key string) (*Entry, bool) { return m.c.GetIfPresent(key) }
+// Get returns the entry stored under key. A purged entry is absent.
+func (m *Memory) Get(key string) (*Entry, bool) {
+	e, ok := m.c.GetIfPresent(key)
+	if !ok || e.meta.purged.Load() {
+		return nil, false
+	}
+	return e, true
+}
 
-// Set stores e under e.Key, replacing any entry there. An entry that was
-// stored before (or a copy of one) is copied first: each stored entry has
-// its own soft-purge mark.
+// Set stores a copy of e under e.Key, replacing any entry there. Each
+// stored entry is a distinct copy, with its own soft-purge mark: storing
+// an entry that was stored before (or a copy of one) does not carry its
+// mark over.
 func (m *Memory) Set(e *Entry) { m.set(e, 0) }
 
 // SetStale stores e as Set does, already marked stale since the given time:
@@ -162,11 +208,9 @@ func (m *Memory) Set(e *Entry) { m.set(e, 0) }
 func (m *Memory) SetStale(e *Entry, since time.Time) { m.set(e, max(since.UnixNano(), 1)) }
 
 func (m *Memory) set(e *Entry, staleSince int64) {
-	if e.meta != nil {
-		cp := *e
-		e = &cp
-	}
-	e.meta = &entryMeta{}
+	s := &storedEntry{Entry: *e}
+	e = &s.Entry
+	e.meta = &s.meta
 	if staleSince != 0 && !e.IsVaryMarker() {
 		e.meta.staleSince.Store(staleSince)
 	}
@@ -180,31 +224,110 @@ func (m *Memory) set(e *Entry, staleSince int64) {
 
 // Delete removes the entry under key, reporting whether there was one.
 func (m *Memory) Delete(key string) bool {
-	_, ok := m.c.Invalidate(key)
-	return ok
+	e, ok := m.c.Invalidate(key)
+	return ok && !e.meta.purged.Load()
 }
 
 // Purge removes the entries sel matches and returns how many responses it
-// removed (vary markers, which it also removes, are not counted). It visits
-// only the matching entries (see Selector for the costs).
+// removed (vary markers, which it also removes, are not counted).
+//
+// It visits only the matching entries (see Kind for the costs), and in two
+// steps: under the index it marks each entry purged, which makes it absent
+// for Get at once; then the reaper, a goroutine that runs while there is
+// work, removes the marked entries from the store and its indexes (on
+// several cores for a large purge). So a purge of many entries takes
+// effect, and returns, in the time it takes to flip a flag on each; until
+// the reaper is done, Len and Bytes still count them. CleanUp and Close
+// wait for the reaper. KindAll (InvalidateAll) and the entry under a URL's
+// primary key are removed before Purge returns.
 func (m *Memory) Purge(sel Selector) int {
 	switch sel.Kind {
 	case KindAll:
-		n := m.responses()
+		n := m.idx.count() - int(m.purged.Load())
 		m.c.InvalidateAll()
-		return n
+		return max(n, 0)
 	case KindURL:
 		// The entry under the primary key is not in the URL index (only its
 		// variants are): it is the key itself.
 		n := 0
-		if e, ok := m.c.Invalidate(sel.Value); ok && !e.IsVaryMarker() {
+		if e, ok := m.c.Invalidate(sel.Value); ok && !e.meta.purged.Load() && !e.IsVaryMarker() {
 			n++
 		}
-		return n + m.removeAll(m.targets(sel))
+		return n + m.purgeIndexed(sel)
 	case KindPath, KindPrefix, KindTag:
-		return m.removeAll(m.targets(sel))
+		return m.purgeIndexed(sel)
 	}
 	return 0
+}
+
+// purgeIndexed marks the indexed entries sel matches purged, hands them to
+// the reaper, and returns how many responses it purged.
+func (m *Memory) purgeIndexed(sel Selector) int {
+	n := 0
+	var groups [][]*Entry
+	visit := func(s *shard) {
+		var es []*Entry
+		s.collect(sel, func(e *Entry) {
+			if e.meta.purged.CompareAndSwap(false, true) {
+				es = append(es, e)
+				if !e.IsVaryMarker() {
+					n++
+					m.purged.Add(1)
+				}
+			}
+		})
+		if len(es) > 0 {
+			groups = append(groups, es)
+		}
+	}
+	if sel.Kind == KindPath {
+		visit(m.idx.shardOf(sel.Value))
+	} else {
+		for i := range m.idx.shards {
+			visit(&m.idx.shards[i])
+		}
+	}
+	if len(groups) > 0 {
+		m.reap(groups)
+	}
+	return n
+}
+
+// reap queues groups for the reaper, starting it if it is not running.
+func (m *Memory) reap(groups [][]*Entry) {
+	m.reapMu.Lock()
+	defer m.reapMu.Unlock()
+	m.reapQ = append(m.reapQ, groups...)
+	if !m.reaping {
+		m.reaping = true
+		go m.reapLoop()
+	}
+}
+
+// reapLoop removes queued entries until the queue is empty, then exits.
+func (m *Memory) reapLoop() {
+	for {
+		m.reapMu.Lock()
+		groups := m.reapQ
+		m.reapQ = nil
+		if len(groups) == 0 {
+			m.reaping = false
+			m.reaped.Broadcast()
+			m.reapMu.Unlock()
+			return
+		}
+		m.reapMu.Unlock()
+		m.removeAll(groups)
+	}
+}
+
+// waitReaped waits until the reaper has removed every purged entry.
+func (m *Memory) waitReaped() {
+	m.reapMu.Lock()
+	defer m.reapMu.Unlock()
+	for m.reaping {
+		m.reaped.Wait()
+	}
 }
 
 // MarkStale marks the responses sel matches stale since the given time (a
@@ -234,58 +357,80 @@ func (m *Memory) MarkStale(sel Selector, since time.Time) int {
 	return n
 }
 
-// targets returns the entries sel matches now.
-func (m *Memory) targets(sel Selector) []*Entry {
-	var es []*Entry
-	m.idx.collect(sel, func(e *Entry) { es = append(es, e) })
-	return es
+// parallelRemoval is the number of entries from which removeAll spreads
+// the work over several goroutines.
+const parallelRemoval = 4096
+
+// removeAll removes each entry of groups that is still stored (not
+// replaced since it was collected). A large batch runs on up to GOMAXPROCS
+// goroutines, each taking whole groups: a group is one index shard, so
+// they do not contend for shard locks (the work is mostly waiting on
+// memory, which cores do in parallel).
+func (m *Memory) removeAll(groups [][]*Entry) {
+	total := 0
+	for _, g := range groups {
+		total += len(g)
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(groups), (total+parallelRemoval-1)/parallelRemoval)
+	if workers <= 1 {
+		for _, g := range groups {
+			m.removeGroup(g)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(groups) {
+					return
+				}
+				m.removeGroup(groups[i])
+			}
+		})
+	}
+	wg.Wait()
 }
 
-// removeAll removes each entry of es that is still stored (not replaced
-// since it was collected) and returns how many responses it removed.
-func (m *Memory) removeAll(es []*Entry) int {
-	n := 0
+// removeGroup removes the entries of es that are still stored.
+func (m *Memory) removeGroup(es []*Entry) {
 	var target *Entry
-	removed := false
 	// One function for every entry: the target is passed through the
-	// variables it closes over.
+	// variable it closes over.
 	remove := func(cur *Entry) (*Entry, otter.ComputeOp) {
 		if cur == target {
-			removed = true
 			return nil, otter.InvalidateOp
 		}
 		return cur, otter.CancelOp
 	}
 	for _, e := range es {
-		target, removed = e, false
+		target = e
 		m.c.ComputeIfPresent(e.Key, remove)
-		if removed && !e.IsVaryMarker() {
-			n++
-		}
 	}
-	return n
-}
-
-// responses returns the number of responses (not vary markers) stored,
-// expired ones not yet removed included.
-func (m *Memory) responses() int {
-	m.idx.mu.Lock()
-	defer m.idx.mu.Unlock()
-	return m.idx.count
 }
 
 // PurgeAll removes every entry.
-func (m *Memory) PurgeAll() { m.c.InvalidateAll() }
+func (m *Memory) PurgeAll() { m.Purge(Selector{Kind: KindAll}) }
 
-// Len returns the approximate number of entries.
+// Len returns the approximate number of entries (purged ones the reaper
+// has not removed yet included).
 func (m *Memory) Len() int { return m.c.EstimatedSize() }
 
 // Bytes returns the approximate weight of the stored entries.
 func (m *Memory) Bytes() uint64 { return m.c.WeightedSize() }
 
-// CleanUp performs pending maintenance: evictions and expirations are
-// applied (and leave the indexes) now rather than on later writes.
-func (m *Memory) CleanUp() { m.c.CleanUp() }
+// CleanUp waits for the reaper and performs pending maintenance:
+// evictions and expirations are applied (and leave the indexes) now rather
+// than on later writes.
+func (m *Memory) CleanUp() {
+	m.waitReaped()
+	m.c.CleanUp()
+}
 
-// Close stops the store's background goroutines.
-func (m *Memory) Close() { m.c.StopAllGoroutines() }
+// Close waits for the reaper and stops the store's background goroutines.
+func (m *Memory) Close() {
+	m.waitReaped()
+	m.c.StopAllGoroutines()
+}

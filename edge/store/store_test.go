@@ -346,7 +346,7 @@ func TestIndexStaysExactUnderConcurrency(t *testing.T) {
 	if err := m.checkIndex(); err != nil {
 		t.Fatal(err)
 	}
-	if n := m.responses(); n != 0 {
+	if n := m.idx.count(); n != 0 {
 		t.Errorf("%d responses indexed after everything expired", n)
 	}
 }
@@ -362,7 +362,7 @@ func TestRadixTree(t *testing.T) {
 		r = r*6364136223846793005 + 1442695040888963407
 		w := words[(r>>33)%uint64(len(words))]
 		if e, ok := model[w]; ok && (r>>20)%3 != 0 {
-			root.remove(w, e)
+			root.find(w).removeEntry(e)
 			delete(model, w)
 		} else if !ok {
 			e := &Entry{Key: fmt.Sprint("k", i), Path: w}
@@ -394,5 +394,59 @@ func TestRadixTree(t *testing.T) {
 				t.Fatalf("step %d: find(%q) = %v, in model %v", i, p, n, ok)
 			}
 		}
+	}
+}
+
+// A purge large enough to be reaped on several goroutines: its entries are
+// gone for Get when Purge returns, gone from the store once reaped, and the
+// indexes stay exact while Sets and Deletes race the reaper.
+func TestLargePurge(t *testing.T) {
+	const n = 3 * parallelRemoval
+	m := newMem(t, 1<<30)
+	entry := func(i int, tags ...string) *Entry {
+		return &Entry{Key: fmt.Sprint("k", i), Path: fmt.Sprint("/p/", i), Tags: tags, Retain: time.Hour}
+	}
+	for i := range n {
+		m.Set(entry(i, "big", fmt.Sprint("i", i)))
+	}
+	m.Set(entry(n, "other"))
+	if got := m.Purge(Selector{KindTag, "big"}); got != n {
+		t.Fatalf("purged %d, want %d", got, n)
+	}
+	for i := range n {
+		if _, ok := m.Get(fmt.Sprint("k", i)); ok {
+			t.Fatalf("k%d is still served after the purge returned", i)
+		}
+	}
+	if got := m.Purge(Selector{KindTag, "big"}); got != 0 {
+		t.Errorf("purging again counted %d", got)
+	}
+	m.CleanUp()
+	if got := m.Len(); got != 1 {
+		t.Errorf("%d entries left after reaping, want 1", got)
+	}
+
+	// Again, with writers racing the reaper on the same keys.
+	for i := range n {
+		m.Set(entry(i, "big"))
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range n {
+			switch i % 3 {
+			case 0:
+				m.Set(entry(i, "big", "new"))
+			case 1:
+				m.Delete(fmt.Sprint("k", i))
+			default:
+				m.Set(entry(i, "other"))
+			}
+		}
+	}()
+	m.Purge(Selector{KindTag, "big"})
+	<-done
+	if err := m.checkIndex(); err != nil {
+		t.Fatal(err)
 	}
 }
