@@ -62,13 +62,10 @@ type Recorder interface {
 	// OriginFetch is called once per origin request with the status received,
 	// or 0 when the origin could not be reached.
 	OriginFetch(behavior string, status int)
+	PurgeRecorder
 }
 
-// PurgeRecorder is implemented by Recorders that also count purges; the
-// edge calls Purge when its Config.Recorder has it.
-//
-// It is a separate interface only until the recorder in obs implements it;
-// then it is meant to join Recorder.
+// PurgeRecorder is the purge part of Recorder.
 type PurgeRecorder interface {
 	// Purge is called once per Edge.Purge for each kind of selector it
 	// used — "url", "path", "prefix", "tag" or "all" — with the responses
@@ -82,7 +79,7 @@ func (nopRecorder) Request(string, string)  {}
 func (nopRecorder) OriginFetch(string, int) {}
 func (nopRecorder) Purge(string, int, int)  {}
 
-var _ PurgeRecorder = nopRecorder{}
+var _ Recorder = nopRecorder{}
 
 // Config configures an Edge. Zero values are replaced by the defaults named.
 type Config struct {
@@ -124,9 +121,8 @@ type Config struct {
 
 // Edge is the caching reverse proxy. It is an http.Handler; create it with New.
 type Edge struct {
-	cfg      Config
-	purgeRec PurgeRecorder // cfg.Recorder, when it records purges
-	purges   purgeLog
+	cfg    Config
+	purges purgeLog
 	// fills are the collapsed origin fetches in flight, by flight key.
 	fillMu sync.Mutex
 	fills  map[string]*fill
@@ -197,10 +193,8 @@ func New(cfg Config) (*Edge, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	purgeRec, _ := cfg.Recorder.(PurgeRecorder)
 	return &Edge{
 		cfg:       cfg,
-		purgeRec:  purgeRec,
 		downUntil: make([]atomic.Int64, len(cfg.Behaviors)),
 		fills:     map[string]*fill{},
 		xHit:      "Hit from " + cfg.Name,
@@ -337,9 +331,7 @@ func (e *Edge) Purge(p Purge) PurgeResult {
 		if used[k] {
 			total.Removed += r.Removed
 			total.Marked += r.Marked
-			if e.purgeRec != nil {
-				e.purgeRec.Purge(store.Kind(k).String(), r.Removed, r.Marked)
-			}
+			e.cfg.Recorder.Purge(store.Kind(k).String(), r.Removed, r.Marked)
 		}
 	}
 	return total
