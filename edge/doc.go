@@ -15,9 +15,16 @@
 //     ("Hit from strata", "RefreshHit from strata", "Miss from strata");
 //     responses served from the store carry Age.
 //
+//   - Purges (Edge.Purge) by URL, path, path prefix, surrogate key or
+//     everything remove exactly the matching responses, every Vary variant
+//     included, through indexes that always list exactly what is stored;
+//     they visit only what they match. A soft purge marks the responses
+//     stale instead: they are revalidated, and served stale only where
+//     stale-while-revalidate or stale-if-error allow.
+//
 //   - A fetch that started before a purge matching its response does not
-//     store that response (the purge log), so a purge is never undone by a
-//     slow origin response.
+//     store that response (after a soft purge: stores it stale), so a purge
+//     is never undone by a slow origin response (purgelog.go).
 //
 //   - A successful unsafe request (POST, PUT, PATCH, DELETE) invalidates its
 //     target URI and same-origin Location and Content-Location (RFC 9111
