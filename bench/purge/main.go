@@ -27,6 +27,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"sync"
@@ -50,6 +51,8 @@ const (
 	hitPause = 200 * time.Microsecond // between a hit client's requests
 )
 
+var profile string
+
 type node struct {
 	name   string
 	edge   *edge.Edge
@@ -67,7 +70,9 @@ func main() {
 	tagRounds := flag.Int("tag-rounds", 2, "rounds of purging every tag (each round refills the purged objects)")
 	urlPurges := flag.Int("url-purges", 200, "single-URL purges")
 	hitClients := flag.Int("hit-clients", 4, "concurrent clients timing hits during each phase")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the purge phase to this file")
 	flag.Parse()
+	profile = *cpuProfile
 	if *redisURL == "" {
 		fmt.Fprintln(os.Stderr, "purge: -redis is required")
 		os.Exit(2)
@@ -204,8 +209,26 @@ func run(redisURL string, objects, nodeCount, tagRounds, urlPurges, hitClients i
 	// (one tag round's worth of time, estimated by a fixed 5 s).
 	base := hitPhase(func() { time.Sleep(5 * time.Second) })
 
+	// Bus overhead: purges that match nothing, completed on every node.
+	var emptyLat []time.Duration
+	for k := range 50 {
+		d, err := purge(admin.CreateRequest{Tags: []string{"nothing"}, CallerReference: fmt.Sprintf("empty-%d-%d", k, time.Now().UnixNano())})
+		if err != nil {
+			return err
+		}
+		emptyLat = append(emptyLat, d)
+	}
+
 	var tagLat, urlLat []time.Duration
 	var purgeErr error
+	if profile != "" {
+		f, err := os.Create(profile)
+		if err != nil {
+			return err
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	during := hitPhase(func() {
 		for round := range tagRounds {
 			for tag := 1; tag < tags; tag++ {
@@ -238,6 +261,7 @@ func run(redisURL string, objects, nodeCount, tagRounds, urlPurges, hitClients i
 	removedPerTag := objects / tags
 	fmt.Printf("tag purge (%d objects over %d nodes, all acknowledged): n=%d p50=%v p99=%v max=%v\n",
 		removedPerTag, nodeCount, len(tagLat), pct(tagLat, 50), pct(tagLat, 99), pct(tagLat, 100))
+	fmt.Printf("purge matching nothing (bus round trip, all acknowledged): n=%d p50=%v p99=%v\n", len(emptyLat), pct(emptyLat, 50), pct(emptyLat, 99))
 	fmt.Printf("single-URL purge (all acknowledged): n=%d p50=%v p99=%v max=%v\n", len(urlLat), pct(urlLat, 50), pct(urlLat, 99), pct(urlLat, 100))
 	fmt.Printf("hit latency without purges: n=%d p50=%v p99=%v\n", len(base), pct(base, 50), pct(base, 99))
 	fmt.Printf("hit latency during purges:  n=%d p50=%v p99=%v\n", len(during), pct(during, 50), pct(during, 99))
