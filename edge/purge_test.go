@@ -547,4 +547,15 @@ func TestSurrogateKeys(t *testing.T) {
 	if got := fmt.Sprint(surrogateKeys(h)); got != "[a b c d e]" {
 		t.Errorf("surrogateKeys = %s", got)
 	}
+	var many, want []string
+	for i := range 40 {
+		many = append(many, fmt.Sprint("k", i%30))
+		if i < 30 {
+			want = append(want, fmt.Sprint("k", i))
+		}
+	}
+	h = http.Header{"Surrogate-Key": {strings.Join(many, " ")}, "Cache-Tag": {"k3, z"}}
+	if got, want := fmt.Sprint(surrogateKeys(h)), fmt.Sprint(append(want, "z")); got != want {
+		t.Errorf("surrogateKeys = %s, want %s", got, want)
+	}
 }

@@ -141,9 +141,23 @@ func hasField(fields []string, f string) bool {
 // Cache-Tag (Cloudflare), without duplicates, in order of appearance.
 func surrogateKeys(h http.Header) []string {
 	var keys []string
+	var seen map[string]bool // once there are many: origins may send hundreds
 	add := func(k string) {
-		if k != "" && !slices.Contains(keys, k) {
+		switch {
+		case k == "":
+		case seen != nil:
+			if !seen[k] {
+				seen[k] = true
+				keys = append(keys, k)
+			}
+		case !slices.Contains(keys, k):
 			keys = append(keys, k)
+			if len(keys) == 16 {
+				seen = make(map[string]bool, 64)
+				for _, k := range keys {
+					seen[k] = true
+				}
+			}
 		}
 	}
 	for _, v := range h.Values("Surrogate-Key") {

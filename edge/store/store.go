@@ -44,8 +44,8 @@ type Entry struct {
 	VaryNames  []string
 	Generation uint64
 
-	// meta is this stored copy's soft-purge mark; Set gives every stored
-	// entry its own.
+	// meta is the store's record of this stored copy: its marks and where
+	// it is indexed. Nil for an entry that is not stored.
 	meta *entryMeta
 }
 
@@ -64,7 +64,7 @@ type entryMeta struct {
 // same allocation (a purge reads both).
 type storedEntry struct {
 	Entry
-	meta entryMeta
+	state entryMeta
 }
 
 // URL returns the primary key of the URL e belongs to: Primary for a Vary
@@ -210,7 +210,7 @@ func (m *Memory) SetStale(e *Entry, since time.Time) { m.set(e, max(since.UnixNa
 func (m *Memory) set(e *Entry, staleSince int64) {
 	s := &storedEntry{Entry: *e}
 	e = &s.Entry
-	e.meta = &s.meta
+	e.meta = &s.state
 	if staleSince != 0 && !e.IsVaryMarker() {
 		e.meta.staleSince.Store(staleSince)
 	}
