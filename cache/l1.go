@@ -270,12 +270,3 @@ func (t *L1[V]) drop() {
 
 // Len returns the approximate number of entries.
 func (t *L1[V]) Len() int { return t.data.EstimatedSize() }
-
-// entries calls f for each live entry until f returns false.
-func (t *L1[V]) entries(f func(key string, e *Entry[V]) bool) {
-	for k, le := range t.data.All() {
-		if e := le.entry(); !f(k, &e) {
-			return
-		}
-	}
-}
