@@ -118,9 +118,14 @@ func (o *Options) setDefaults() error {
 
 // Reasons given to a LostFunc; each wraps inval.ErrLost.
 var (
-	ErrNewNode     = fmt.Errorf("%w: the node has no recorded position (it is new, or was away longer than the registry's retention)", inval.ErrLost)
-	ErrTrimmed     = fmt.Errorf("%w: events the node had not applied were trimmed from the stream", inval.ErrLost)
-	ErrReset       = fmt.Errorf("%w: the stream was lost or replaced (Redis lost its data)", inval.ErrLost)
+	ErrNewNode = fmt.Errorf("%w: the node has no recorded position (it is new, or was away longer than the registry's retention)", inval.ErrLost)
+	ErrTrimmed = fmt.Errorf("%w: events the node had not applied were trimmed from the stream", inval.ErrLost)
+	ErrReset   = fmt.Errorf("%w: the stream was lost or replaced (Redis lost its data)", inval.ErrLost)
+	// ErrPartitioned: the node could not reach Redis for almost NodeTTL, so
+	// the other nodes are about to count it dead and complete invalidations
+	// without it; it must forget what it holds rather than serve something
+	// a completed invalidation removed everywhere else.
+	ErrPartitioned = fmt.Errorf("%w: the node lost Redis for about NodeTTL; invalidations may complete without it", inval.ErrLost)
 	ErrUndecodable = fmt.Errorf("%w: an event could not be decoded", inval.ErrLost)
 )
 

@@ -37,11 +37,13 @@
 //     restarted node whose next event was trimmed (MaxLen); a running node
 //     that finds a gap; a stream whose epoch changed or whose numbering
 //     went back (Redis lost its data: with persistence off, a restart); an
-//     event that cannot be decoded. The reasons wrap inval.ErrLost
-//     (ErrNewNode, ErrTrimmed, ErrReset, ErrUndecodable). A restarted node
-//     whose events are all still in the stream resumes after the last one
-//     it applied. A node that was partitioned from Redis catches up the
-//     same way when it is back.
+//     event that cannot be decoded; and a node that has not reached Redis
+//     for NodeTTL minus one heartbeat, because from then on the others may
+//     complete invalidations without it. The reasons wrap inval.ErrLost
+//     (ErrNewNode, ErrTrimmed, ErrReset, ErrUndecodable, ErrPartitioned).
+//     A restarted node whose events are all still in the stream resumes
+//     after the last one it applied. A node that was partitioned from
+//     Redis catches up the same way when it is back.
 //   - Acked(seq) is true when every live node has applied seq. A node is
 //     live while its last heartbeat is younger than NodeTTL (by the Redis
 //     server's clock, so nodes' clocks need not agree); a dead node holds

@@ -336,7 +336,12 @@ func (s *subscriber) heartbeat() {
 	b := s.b
 	t := time.NewTicker(b.o.HeartbeatInterval)
 	defer t.Stop()
-	failing := false
+	failing, forgotten := false, false
+	lastOK := time.Now()
+	// Others count this node dead NodeTTL after its last recorded
+	// heartbeat; it forgets its cache a heartbeat before that, so no
+	// invalidation can complete without it while it still serves.
+	forgetAfter := b.o.NodeTTL - b.o.HeartbeatInterval
 	for {
 		select {
 		case <-b.ctx.Done():
@@ -345,12 +350,22 @@ func (s *subscriber) heartbeat() {
 		}
 		err := s.record(b.ctx, false)
 		switch {
-		case err != nil && b.ctx.Err() == nil && !failing:
-			b.log.Warn("redisbus: heartbeat failed; other nodes will count this one dead after NodeTTL", "node", s.name, "err", err)
-			failing = true
-		case err == nil && failing:
-			b.log.Info("redisbus: heartbeat recorded again", "node", s.name)
-			failing = false
+		case err == nil:
+			if failing {
+				b.log.Info("redisbus: heartbeat recorded again", "node", s.name)
+			}
+			failing, forgotten, lastOK = false, false, time.Now()
+		case b.ctx.Err() != nil:
+			return
+		default:
+			if !failing {
+				b.log.Warn("redisbus: heartbeat failed; other nodes will count this one dead after NodeTTL", "node", s.name, "err", err)
+				failing = true
+			}
+			if !forgotten && time.Since(lastOK) >= forgetAfter {
+				forgotten = true
+				s.callLost(ErrPartitioned)
+			}
 		}
 	}
 }
