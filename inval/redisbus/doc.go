@@ -41,6 +41,8 @@
 //     for NodeTTL minus one heartbeat, because from then on the others may
 //     complete invalidations without it. The reasons wrap inval.ErrLost
 //     (ErrNewNode, ErrTrimmed, ErrReset, ErrUndecodable, ErrPartitioned).
+//     A cut-off node is told again every heartbeat until Redis answers, so
+//     what it stores meanwhile lives at most a HeartbeatInterval.
 //     A restarted node whose events are all still in the stream resumes
 //     after the last one it applied. A node that was partitioned from
 //     Redis catches up the same way when it is back.

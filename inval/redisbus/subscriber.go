@@ -362,9 +362,16 @@ func (s *subscriber) heartbeat() {
 				b.log.Warn("redisbus: heartbeat failed; other nodes will count this one dead after NodeTTL", "node", s.name, "err", err)
 				failing = true
 			}
-			if !forgotten && time.Since(lastOK) >= forgetAfter {
+			// While cut off, it keeps forgetting, every heartbeat, what it
+			// stored since: a purge completed without it can leave it
+			// serving something for at most one HeartbeatInterval.
+			if time.Since(lastOK) >= forgetAfter {
+				if !forgotten {
+					s.callLost(ErrPartitioned)
+				} else if s.lost != nil {
+					s.lost(ErrPartitioned)
+				}
 				forgotten = true
-				s.callLost(ErrPartitioned)
 			}
 		}
 	}
