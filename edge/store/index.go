@@ -32,10 +32,9 @@ import (
 // Set stores a fresh copy of what it is given, so identities are unique.
 //
 // Sharding. The indexes are split into shards by a hash of the path, each
-// with its own lock, so that Sets on different paths do not contend and a
-// large purge can remove entries of different shards in parallel (see
-// Memory.removeAll). A path or its URL's variants live in one shard; a tag
-// or a prefix is looked up in every shard.
+// with its own lock, so that Sets on different paths do not contend. A
+// path or its URL's variants live in one shard; a tag or a prefix is
+// looked up in every shard.
 //
 // Lock order: bucket lock, then a shard's lock. The store never calls the
 // cache while holding a shard's lock: a purge collects its targets under

@@ -3,7 +3,6 @@ package store
 import (
 	"errors"
 	"net/http"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -234,11 +233,11 @@ func (m *Memory) Delete(key string) bool {
 // It visits only the matching entries (see Kind for the costs), and in two
 // steps: under the index it marks each entry purged, which makes it absent
 // for Get at once; then the reaper, a goroutine that runs while there is
-// work, removes the marked entries from the store and its indexes (on
-// several cores for a large purge). So a purge of many entries takes
-// effect, and returns, in the time it takes to flip a flag on each; until
-// the reaper is done, Len and Bytes still count them. CleanUp and Close
-// wait for the reaper. KindAll (InvalidateAll) and the entry under a URL's
+// work, removes the marked entries from the store and its indexes. So a
+// purge of many entries takes effect, and returns, in the time it takes to
+// flip a flag on each; until the reaper is done, Len and Bytes still count
+// them. CleanUp and Close wait for the reaper. Marking and reaping leave a
+// core for requests (see purgeSlots). KindAll (InvalidateAll) and the entry under a URL's
 // primary key are removed before Purge returns.
 func (m *Memory) Purge(sel Selector) int {
 	switch sel.Kind {
@@ -263,6 +262,8 @@ func (m *Memory) Purge(sel Selector) int {
 // purgeIndexed marks the indexed entries sel matches purged, hands them to
 // the reaper, and returns how many responses it purged.
 func (m *Memory) purgeIndexed(sel Selector) int {
+	purgeSlots.acquire(true)
+	defer purgeSlots.release()
 	n := 0
 	var groups [][]*Entry
 	visit := func(s *shard) {
@@ -335,6 +336,8 @@ func (m *Memory) waitReaped() {
 // their earlier mark and are not counted. Vary markers are not marked: a
 // marker holds no response.
 func (m *Memory) MarkStale(sel Selector, since time.Time) int {
+	purgeSlots.acquire(true)
+	defer purgeSlots.release()
 	ns := max(since.UnixNano(), 1)
 	n := 0
 	mark := func(e *Entry) {
@@ -357,41 +360,27 @@ func (m *Memory) MarkStale(sel Selector, since time.Time) int {
 	return n
 }
 
-// parallelRemoval is the number of entries from which removeAll spreads
-// the work over several goroutines.
-const parallelRemoval = 4096
+// reapChunk is how many entries the reaper removes with a slot held: under
+// a millisecond of work (removing an entry from the cache and the indexes
+// costs a few microseconds, mostly cache misses), so that a purge's marking
+// waits little for it, and fewer than otter's write buffer holds on two
+// cores (128 per core), so that a chunk seldom waits for the cache's
+// maintenance to drain it.
+const reapChunk = 128
 
 // removeAll removes each entry of groups that is still stored (not
-// replaced since it was collected). A large batch runs on up to GOMAXPROCS
-// goroutines, each taking whole groups: a group is one index shard, so
-// they do not contend for shard locks (the work is mostly waiting on
-// memory, which cores do in parallel).
+// replaced since it was collected), a chunk at a time, each chunk with a
+// background slot of purgeSlots held.
 func (m *Memory) removeAll(groups [][]*Entry) {
-	total := 0
 	for _, g := range groups {
-		total += len(g)
-	}
-	workers := min(runtime.GOMAXPROCS(0), len(groups), (total+parallelRemoval-1)/parallelRemoval)
-	if workers <= 1 {
-		for _, g := range groups {
-			m.removeGroup(g)
+		for len(g) > 0 {
+			n := min(len(g), reapChunk)
+			purgeSlots.acquire(false)
+			m.removeGroup(g[:n])
+			purgeSlots.release()
+			g = g[n:]
 		}
-		return
 	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(groups) {
-					return
-				}
-				m.removeGroup(groups[i])
-			}
-		})
-	}
-	wg.Wait()
 }
 
 // removeGroup removes the entries of es that are still stored.

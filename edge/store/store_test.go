@@ -397,11 +397,11 @@ func TestRadixTree(t *testing.T) {
 	}
 }
 
-// A purge large enough to be reaped on several goroutines: its entries are
+// A purge large enough to be reaped in many chunks: its entries are
 // gone for Get when Purge returns, gone from the store once reaped, and the
 // indexes stay exact while Sets and Deletes race the reaper.
 func TestLargePurge(t *testing.T) {
-	const n = 3 * parallelRemoval
+	const n = 100 * reapChunk
 	m := newMem(t, 1<<30)
 	entry := func(i int, tags ...string) *Entry {
 		return &Entry{Key: fmt.Sprint("k", i), Path: fmt.Sprint("/p/", i), Tags: tags, Retain: time.Hour}
