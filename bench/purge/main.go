@@ -27,7 +27,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strconv"
 	"sync"
@@ -51,7 +53,10 @@ const (
 	hitPause = 200 * time.Microsecond // between a hit client's requests
 )
 
-var profile string
+// Profiles of the purge phase, from the flags of the same names.
+var (
+	profile, blockProfile, mutexProfile, traceFile string
+)
 
 type node struct {
 	name   string
@@ -70,9 +75,11 @@ func main() {
 	tagRounds := flag.Int("tag-rounds", 2, "rounds of purging every tag (each round refills the purged objects)")
 	urlPurges := flag.Int("url-purges", 200, "single-URL purges")
 	hitClients := flag.Int("hit-clients", 4, "concurrent clients timing hits during each phase")
-	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the purge phase to this file")
+	flag.StringVar(&profile, "cpuprofile", "", "write a CPU profile of the purge phase to this file")
+	flag.StringVar(&blockProfile, "blockprofile", "", "write a block profile (every blocking event) of the purge phase to this file")
+	flag.StringVar(&mutexProfile, "mutexprofile", "", "write a mutex contention profile (every event) of the purge phase to this file")
+	flag.StringVar(&traceFile, "trace", "", "write an execution trace of the purge phase to this file (go tool trace)")
 	flag.Parse()
-	profile = *cpuProfile
 	if *redisURL == "" {
 		fmt.Fprintln(os.Stderr, "purge: -redis is required")
 		os.Exit(2)
@@ -142,6 +149,9 @@ func run(redisURL string, objects, nodeCount, tagRounds, urlPurges, hitClients i
 		stored += n.store.Len()
 	}
 	fmt.Fprintf(os.Stderr, "filled %d objects over %d nodes in %v\n", stored, nodeCount, time.Since(start).Round(time.Millisecond))
+	// The fill's garbage is collected before anything is timed, so that
+	// the collection it triggers does not land in the baseline.
+	runtime.GC()
 
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	ac := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
@@ -163,8 +173,10 @@ func run(redisURL string, objects, nodeCount, tagRounds, urlPurges, hitClients i
 		return d, nil
 	}
 	// Hits are timed on objects no purge touches: tag t0 is never purged.
-	// Hit clients pause while the purged objects are stored again, so the
-	// refill's load does not count as the purges'.
+	// Hit clients pause while the purged objects are stored again, and
+	// while the refill's garbage is collected, so the refill's load does
+	// not count as the purges'. The purges' own garbage (the entries they
+	// remove) is collected while hits are timed.
 	var paused atomic.Bool
 	hitPhase := func(during func()) []time.Duration {
 		var mu sync.Mutex
@@ -185,12 +197,14 @@ func run(redisURL string, objects, nodeCount, tagRounds, urlPurges, hitClients i
 					r, _ := http.NewRequest("GET", n.url+"/obj/"+strconv.Itoa(i), nil)
 					r.Host = host
 					t0 := time.Now()
+					region := trace.StartRegion(ctx, "hit") // for -trace
 					resp, err := hc.Do(r)
 					if err != nil {
 						continue
 					}
 					io.Copy(io.Discard, resp.Body)
 					resp.Body.Close()
+					region.End()
 					mine = append(mine, time.Since(t0))
 					time.Sleep(hitPause)
 				}
@@ -229,6 +243,24 @@ func run(redisURL string, objects, nodeCount, tagRounds, urlPurges, hitClients i
 		pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
 	}
+	if blockProfile != "" {
+		runtime.SetBlockProfileRate(1)
+		defer writeProfile("block", blockProfile)
+	}
+	if mutexProfile != "" {
+		runtime.SetMutexProfileFraction(1)
+		defer writeProfile("mutex", mutexProfile)
+	}
+	if traceFile != "" {
+		f, err := os.Create(traceFile)
+		if err != nil {
+			return err
+		}
+		if err := trace.Start(f); err != nil {
+			return err
+		}
+		defer func() { trace.Stop(); f.Close() }()
+	}
 	during := hitPhase(func() {
 		for round := range tagRounds {
 			for tag := 1; tag < tags; tag++ {
@@ -242,6 +274,7 @@ func run(redisURL string, objects, nodeCount, tagRounds, urlPurges, hitClients i
 			if round+1 < tagRounds {
 				paused.Store(true)
 				fill(func(i int) bool { return i%tags != 0 })
+				runtime.GC() // the refill's collection is the refill's, too
 				paused.Store(false)
 			}
 		}
@@ -325,6 +358,18 @@ func newAdmin(n *node, redisURL, prefix string, logger *slog.Logger) (http.Handl
 		return nil, nil, err
 	}
 	return h, func() { tracker.Close(); client.Close() }, nil
+}
+
+// writeProfile writes the named runtime profile to file.
+func writeProfile(name, file string) {
+	f, err := os.Create(file)
+	if err == nil {
+		err = pprof.Lookup(name).WriteTo(f, 0)
+		f.Close()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "purge:", name, "profile:", err)
+	}
 }
 
 // discard is a ResponseWriter that keeps nothing.
