@@ -28,6 +28,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"runtime/trace"
 	"slices"
@@ -149,9 +150,12 @@ func run(redisURL string, objects, nodeCount, tagRounds, urlPurges, hitClients i
 		stored += n.store.Len()
 	}
 	fmt.Fprintf(os.Stderr, "filled %d objects over %d nodes in %v\n", stored, nodeCount, time.Since(start).Round(time.Millisecond))
-	// The fill's garbage is collected before anything is timed, so that
-	// the collection it triggers does not land in the baseline.
-	runtime.GC()
+	// The fill's garbage is collected, and the memory it held returned to
+	// the OS, before anything is timed: otherwise the collection the fill
+	// triggers, and then the runtime's scavenger returning a gigabyte
+	// (madvise, which stalls the process's page faults), land in the
+	// baseline.
+	debug.FreeOSMemory()
 
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	ac := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
@@ -274,7 +278,7 @@ func run(redisURL string, objects, nodeCount, tagRounds, urlPurges, hitClients i
 			if round+1 < tagRounds {
 				paused.Store(true)
 				fill(func(i int) bool { return i%tags != 0 })
-				runtime.GC() // the refill's collection is the refill's, too
+				debug.FreeOSMemory() // the refill's collection is the refill's, too
 				paused.Store(false)
 			}
 		}
