@@ -327,9 +327,22 @@ func (t *Tracker) publish(ctx context.Context, inv Invalidation) (Invalidation, 
 		}
 		return Invalidation{}, fmt.Errorf("%w: %w", ErrPublish, err)
 	}
-	stored, err := t.store.SetSeq(ctx, inv.ID, seq)
-	if err != nil {
-		return Invalidation{}, fmt.Errorf("inval: invalidation %s published as event %d, but recording that failed: %w", inv.ID, seq, err)
+	// The event is out: record its number even if the caller has gone,
+	// retrying a failed write, or the invalidation stays InProgress.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	var stored Invalidation
+	for wait := 50 * time.Millisecond; ; wait *= 2 {
+		if stored, err = t.store.SetSeq(sctx, inv.ID, seq); err == nil {
+			break
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-sctx.Done():
+			timer.Stop()
+			return Invalidation{}, fmt.Errorf("%w: invalidation %s published as event %d, but recording that failed: %w", ErrPublish, inv.ID, seq, err)
+		case <-timer.C:
+		}
 	}
 	t.watch(stored.ID, stored.Seq)
 	return t.status(ctx, stored), nil

@@ -38,7 +38,7 @@
 //     that finds a gap; a stream whose epoch changed or whose numbering
 //     went back (Redis lost its data: with persistence off, a restart); an
 //     event that cannot be decoded; and a node that has not reached Redis
-//     for NodeTTL minus one heartbeat, because from then on the others may
+//     for NodeTTL minus two heartbeats, because from then on the others may
 //     complete invalidations without it. The reasons wrap inval.ErrLost
 //     (ErrNewNode, ErrTrimmed, ErrReset, ErrUndecodable, ErrPartitioned).
 //     A cut-off node is told again every heartbeat until Redis answers, so

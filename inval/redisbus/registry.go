@@ -69,6 +69,11 @@ return 0
 // (local ones directly, others through Pub/Sub) that it made progress.
 // Nothing is written before the node's start position is chosen.
 func (s *subscriber) record(ctx context.Context, notify bool) error {
+	return s.recordWithin(ctx, notify, s.b.o.OpTimeout)
+}
+
+// recordWithin is record bounded by d.
+func (s *subscriber) recordWithin(ctx context.Context, notify bool, d time.Duration) error {
 	s.recMu.Lock()
 	defer s.recMu.Unlock()
 	s.mu.Lock()
@@ -81,7 +86,7 @@ func (s *subscriber) record(ctx context.Context, notify bool) error {
 	if notify {
 		channel = s.b.k.applied
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.b.o.OpTimeout)
+	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	now, err := recordScript.Exec(ctx, s.b.c, []string{s.b.k.nodes},
 		[]string{s.name, strconv.FormatUint(applied, 10), epoch, started, channel}).ToString()
@@ -220,7 +225,8 @@ func (b *Bus) Acked(seq uint64) bool {
 type acks struct {
 	mu      sync.Mutex
 	waiters int
-	reads   uint64        // registry reads completed
+	started uint64        // registry reads started, numbered
+	reads   uint64        // the number of the last read completed
 	ok      bool          // the last read succeeded
 	floor   uint64        // its ackedFloor
 	changed chan struct{} // closed and replaced after each read
@@ -247,7 +253,7 @@ func (b *Bus) WaitAcked(ctx context.Context, seq uint64) error {
 	a := &b.acks
 	a.mu.Lock()
 	a.waiters++
-	after := a.reads
+	after := a.started // a read started before this call may predate seq
 	a.mu.Unlock()
 	defer func() {
 		a.mu.Lock()
@@ -257,7 +263,7 @@ func (b *Bus) WaitAcked(ctx context.Context, seq uint64) error {
 	b.wake()
 	for {
 		a.mu.Lock()
-		// Only a read that ended after this call began counts.
+		// Only a read that started after this call began counts.
 		if a.reads > after && a.ok && a.floor >= seq {
 			a.mu.Unlock()
 			return nil
@@ -321,6 +327,10 @@ func (b *Bus) watch() {
 		timer.Stop()
 		a.mu.Lock()
 		waiting = a.waiters > 0
+		if waiting {
+			a.started++
+		}
+		started := a.started
 		a.mu.Unlock()
 		if !waiting {
 			continue
@@ -329,7 +339,7 @@ func (b *Bus) watch() {
 		nodes, err := b.readNodes(ctx)
 		cancel()
 		a.mu.Lock()
-		a.reads++
+		a.reads = started
 		a.ok = err == nil
 		a.floor = ackedFloor(nodes)
 		close(a.changed)

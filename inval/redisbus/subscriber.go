@@ -23,6 +23,10 @@ type subscriber struct {
 
 	recMu sync.Mutex // serialises record writes, so a stale one never lands last
 
+	// runMu makes the handler and the LostFunc mutually exclusive, as
+	// inval.LostFunc promises (the heartbeat goroutine calls lost too).
+	runMu sync.Mutex
+
 	mu      sync.Mutex // guards the fields below
 	applied uint64     // last sequence number applied
 	epoch   string     // the stream epoch applied was counted in
@@ -153,7 +157,14 @@ func (b *Bus) firstSeq(ctx context.Context) (uint64, error) {
 
 func (s *subscriber) callLost(reason error) {
 	s.b.log.Warn("redisbus: node lost events it cannot replay; it must forget what it holds", "node", s.name, "reason", reason)
+	s.forget(reason)
+}
+
+// forget calls the LostFunc, never while the handler runs.
+func (s *subscriber) forget(reason error) {
 	if s.lost != nil {
+		s.runMu.Lock()
+		defer s.runMu.Unlock()
 		s.lost(reason)
 	}
 }
@@ -280,10 +291,13 @@ func (s *subscriber) checkStream(ctx context.Context) error {
 	if epoch == mine && head >= applied {
 		return nil
 	}
+	// Forget first, then move: a heartbeat recording the new position
+	// before the cache is empty would count this node as having applied
+	// events it has not.
+	s.callLost(fmt.Errorf("%w: the stream's epoch is %s, was %s; its last event %d, applied %d", ErrReset, epoch, mine, head, applied))
 	s.mu.Lock()
 	s.epoch, s.applied = epoch, head
 	s.mu.Unlock()
-	s.callLost(fmt.Errorf("%w: the stream's epoch is %s, was %s; its last event %d, applied %d", ErrReset, epoch, mine, head, applied))
 	return s.record(ctx, true)
 }
 
@@ -310,7 +324,9 @@ func (s *subscriber) apply(ctx context.Context, ev inval.Event) bool {
 	b := s.b
 	backoff := minBackoff
 	for attempt := 1; ; attempt++ {
+		s.runMu.Lock()
 		err := s.h(ctx, ev)
+		s.runMu.Unlock()
 		if err == nil {
 			return true
 		}
@@ -339,22 +355,26 @@ func (s *subscriber) heartbeat() {
 	failing, forgotten := false, false
 	lastOK := time.Now()
 	// Others count this node dead NodeTTL after its last recorded
-	// heartbeat; it forgets its cache a heartbeat before that, so no
-	// invalidation can complete without it while it still serves.
-	forgetAfter := b.o.NodeTTL - b.o.HeartbeatInterval
+	// heartbeat (stamped by Redis, no earlier than the request was sent);
+	// it forgets its cache two heartbeats before that, so no invalidation
+	// can complete without it while it still serves. Each heartbeat is
+	// bounded by HeartbeatInterval, so a Redis that stops answering (rather
+	// than refusing) is noticed as soon as one that refuses.
+	forgetAfter := b.o.NodeTTL - 2*b.o.HeartbeatInterval
 	for {
 		select {
 		case <-b.ctx.Done():
 			return
 		case <-t.C:
 		}
-		err := s.record(b.ctx, false)
+		sent := time.Now()
+		err := s.recordWithin(b.ctx, false, b.o.HeartbeatInterval)
 		switch {
 		case err == nil:
 			if failing {
 				b.log.Info("redisbus: heartbeat recorded again", "node", s.name)
 			}
-			failing, forgotten, lastOK = false, false, time.Now()
+			failing, forgotten, lastOK = false, false, sent
 		case b.ctx.Err() != nil:
 			return
 		default:
@@ -368,8 +388,8 @@ func (s *subscriber) heartbeat() {
 			if time.Since(lastOK) >= forgetAfter {
 				if !forgotten {
 					s.callLost(ErrPartitioned)
-				} else if s.lost != nil {
-					s.lost(ErrPartitioned)
+				} else {
+					s.forget(ErrPartitioned)
 				}
 				forgotten = true
 			}
