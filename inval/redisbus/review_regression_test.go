@@ -67,4 +67,3 @@ func TestReviewCheckStreamRecordsBeforeLost(t *testing.T) {
 		t.Fatalf("event %d acknowledged by node n1 while its LostFunc is still running (it has forgotten nothing yet)", seq)
 	}
 }
-
