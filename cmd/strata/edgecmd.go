@@ -97,7 +97,8 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		metrics.WatchNodes(nr)
 	}
 	defer tracker.Close()
-	adminH, err := admin.New(admin.Config{Token: token, Metrics: metrics.Handler(), Tracker: tracker, Logger: logger})
+	adminH, err := admin.New(admin.Config{Token: token, Metrics: metrics.Handler(), Tracker: tracker, Logger: logger,
+		RateLimit: af.rateLimit, RateBurst: af.rateBurst})
 	if err != nil {
 		closeAll(ls)
 		return err

@@ -268,3 +268,22 @@ func TestEdgeNodesPurgeThroughRedis(t *testing.T) {
 		t.Error("a restarted node served a response from before it stopped")
 	}
 }
+
+// The admin API's rate limit is set by flags; over it, 429 and nothing is
+// invalidated. (A request larger than the burst is let through when the
+// bucket is full, so no request is too large to ever pass; the next one
+// then waits.)
+func TestAdminRateLimitFlags(t *testing.T) {
+	origin := httptest.NewServer(http.NotFoundHandler())
+	defer origin.Close()
+	adminAddr := freeAddr(t)
+	start(t, "  admin", []string{"STRATA_ADMIN_TOKEN=secret"}, "edge", "-origin", origin.URL, "-listen", freeAddr(t),
+		"-admin-addr", adminAddr, "-data-dir", t.TempDir(), "-admin-rate-limit", "0.001", "-admin-rate-burst", "2")
+	n := &edgeNode{admin: "http://" + adminAddr}
+	if r := n.purge(t, `{"tags":["a","b","c"]}`, "secret"); r.Status != http.StatusOK {
+		t.Errorf("3 items with the bucket full: %d, want 200", r.Status)
+	}
+	if r := n.purge(t, `{"tags":["d"]}`, "secret"); r.Status != http.StatusTooManyRequests {
+		t.Errorf("1 more item at once: %d, want 429", r.Status)
+	}
+}

@@ -45,6 +45,8 @@ func (f *edgeFlags) register(fs *flag.FlagSet) {
 // adminFlags are the admin settings shared by serve and edge.
 type adminFlags struct {
 	addr, token, dataDir, logLevel string
+	rateLimit                      float64
+	rateBurst                      int
 }
 
 // parseNodeFlags registers the edge and admin flags shared by serve and
@@ -74,6 +76,8 @@ func (f *adminFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.token, "admin-token", "", "admin bearer token (default $STRATA_ADMIN_TOKEN, else generated once and kept in the data dir)")
 	fs.StringVar(&f.dataDir, "data-dir", "./strata-data", "directory for the database and the generated admin token")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.Float64Var(&f.rateLimit, "admin-rate-limit", 1000, "invalidation items (paths, URLs, tags) the admin API accepts per second, against abuse; over it: 429; negative: no limit")
+	fs.IntVar(&f.rateBurst, "admin-rate-burst", 10000, "invalidation items the admin API accepts at once after a quiet period")
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -186,7 +190,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	tracker := inval.NewTrackerWith(bus, inval.TrackerOptions{Logger: logger, OnComplete: metrics.InvalidationCompleted})
 	defer tracker.Close()
 	metrics.WatchNodes(bus)
-	adminH, err := admin.New(admin.Config{Token: token, Metrics: metrics.Handler(), Tracker: tracker, Inventory: svc.InventoryHandler(), Logger: logger})
+	adminH, err := admin.New(admin.Config{Token: token, Metrics: metrics.Handler(), Tracker: tracker, Inventory: svc.InventoryHandler(), Logger: logger,
+		RateLimit: af.rateLimit, RateBurst: af.rateBurst})
 	if err != nil {
 		closeAll(ls)
 		return err
