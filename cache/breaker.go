@@ -3,13 +3,10 @@ package cache
 import (
 	"context"
 	"errors"
-	"math"
 	"slices"
 	"sync/atomic"
 	"time"
 )
-
-var mathLog = math.Log
 
 func (a invalidation) equal(b invalidation) bool {
 	return a.version == b.version && slices.Equal(a.names, b.names)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -359,7 +360,7 @@ func (c *Cache[V]) Get(ctx context.Context, key string, load LoaderFunc[V]) (Res
 		e := le.entry()
 		stale = &e
 	}
-	e, src, err := c.fetchShared(ctx, key, load, stale)
+	e, src, err := c.fetchShared(ctx, key, load, fetchState[V]{stale: stale})
 	if err != nil {
 		return Result[V]{}, err
 	}
@@ -392,10 +393,10 @@ func (c *Cache[V]) tooOldWhileDegraded(le *l1Entry[V], now int64) bool {
 // callers. A caller that joined a fetch which read data older than an
 // invalidation made since fetches again, once (singleflight has already
 // retired the flight it joined, so the second join starts a new one).
-func (c *Cache[V]) fetchShared(ctx context.Context, key string, load LoaderFunc[V], stale *Entry[V]) (Entry[V], string, error) {
-	e, src, err := c.join(ctx, key, load, stale)
+func (c *Cache[V]) fetchShared(ctx context.Context, key string, load LoaderFunc[V], st fetchState[V]) (Entry[V], string, error) {
+	e, src, err := c.join(ctx, key, load, st)
 	if err == nil && !c.l1.current(key, e.Version, e.Tags) {
-		e, src, err = c.join(ctx, key, load, nil)
+		e, src, err = c.join(ctx, key, load, fetchState[V]{})
 	}
 	return e, src, err
 }
@@ -409,11 +410,12 @@ type fetched[V any] struct {
 // even for a loader that ignores its context: the flight is then
 // forgotten, so later callers start a new one instead of joining a hung
 // load.
-func (c *Cache[V]) join(ctx context.Context, key string, load LoaderFunc[V], stale *Entry[V]) (Entry[V], string, error) {
+func (c *Cache[V]) join(ctx context.Context, key string, load LoaderFunc[V], st fetchState[V]) (Entry[V], string, error) {
 	ch := c.flight.DoChan(key, func() (any, error) {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.LoadTimeout)
 		defer cancel()
-		e, src, err := c.fetch(fctx, key, load, fetchState[V]{stale: stale, allowStale: c.mayServeStale(), epoch: c.l1.epoch()})
+		st.allowStale, st.epoch = c.mayServeStale(), c.l1.epoch()
+		e, src, err := c.fetch(fctx, key, load, st)
 		return fetched[V]{e, src}, err
 	})
 	timer := time.NewTimer(c.opts.LoadTimeout + c.opts.L2Timeout)
@@ -448,6 +450,9 @@ type fetchState[V any] struct {
 	// epoch is L1's drop epoch when the fetch started: a fetch that began
 	// before L1 was dropped (notices may have been missed) does not fill it.
 	epoch uint64
+	// l2Read: the caller has just read L2 for this key (GetMany's batch)
+	// and found nothing fresh; the fetch goes straight to the lease.
+	l2Read bool
 }
 
 // freshFromL2 reports whether an L2 entry can answer the fetch.
@@ -469,7 +474,7 @@ func (c *Cache[V]) usableStale(key string, st *fetchState[V]) *Entry[V] {
 // cluster-wide lease.
 func (c *Cache[V]) fetch(ctx context.Context, key string, load LoaderFunc[V], st fetchState[V]) (Entry[V], string, error) {
 	useL2 := c.l2 != nil && !c.brk.isOpen()
-	if useL2 {
+	if useL2 && !st.l2Read {
 		e, ok, err := c.l2Get(ctx, key)
 		switch {
 		case err != nil:
@@ -765,5 +770,5 @@ func (c *Cache[V]) Len() int { return c.l1.Len() }
 
 // logUniform returns ln(U) for U uniform in (0, 1].
 func logUniform() float64 {
-	return mathLog(1 - rand.Float64())
+	return math.Log(1 - rand.Float64())
 }

@@ -29,9 +29,12 @@ func (c *Cache[V]) GetMany(ctx context.Context, keys []string, load LoaderFunc[V
 			continue
 		}
 		c.rec.Miss(TierL1)
+		c.stats.touch(k)
 		missing = append(missing, i)
 	}
 	epoch := c.l1.epoch()
+	l2Read := false
+	var l2Stale map[int]*Entry[V] // L2 copies past freshness, by key index
 	if len(missing) > 0 && c.l2 != nil && !c.brk.isOpen() {
 		mk := make([]string, len(missing))
 		for j, i := range missing {
@@ -44,6 +47,7 @@ func (c *Cache[V]) GetMany(ctx context.Context, keys []string, load LoaderFunc[V
 			return err
 		})
 		if err == nil {
+			l2Read = true
 			still := missing[:0]
 			now = c.now()
 			for j, i := range missing {
@@ -53,6 +57,13 @@ func (c *Cache[V]) GetMany(ctx context.Context, keys []string, load LoaderFunc[V
 					res[i], errs[i] = result(keys[i], &es[j], SourceL2)
 					continue
 				}
+				c.rec.Miss(TierL2)
+				if oks[j] {
+					if l2Stale == nil {
+						l2Stale = map[int]*Entry[V]{}
+					}
+					l2Stale[i] = &es[j]
+				}
 				still = append(still, i)
 			}
 			missing = still
@@ -61,8 +72,16 @@ func (c *Cache[V]) GetMany(ctx context.Context, keys []string, load LoaderFunc[V
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(1, min(16, c.opts.MaxConcurrentLoads)))
 	for _, i := range missing {
+		// What Get would do after its L1 miss, without reading L2 again
+		// for the keys the batch already looked up.
+		st := fetchState[V]{l2Read: l2Read, stale: l2Stale[i]}
 		g.Go(func() error {
-			res[i], errs[i] = c.Get(gctx, keys[i], load)
+			e, src, err := c.fetchShared(gctx, keys[i], load, st)
+			if err != nil {
+				errs[i] = err
+				return nil
+			}
+			res[i], errs[i] = result(keys[i], &e, src)
 			return nil
 		})
 	}

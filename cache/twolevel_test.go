@@ -18,6 +18,7 @@ type memL2 struct {
 	*L1[string]
 	down    atomic.Bool
 	calls   atomic.Int64
+	gets    atomic.Int64
 	batches atomic.Int64
 
 	mu      sync.Mutex
@@ -53,6 +54,7 @@ func (m *memL2) check() error {
 }
 
 func (m *memL2) Get(ctx context.Context, key string) (Entry[string], bool, error) {
+	m.gets.Add(1)
 	if err := m.check(); err != nil {
 		return Entry[string]{}, false, err
 	}
@@ -635,9 +637,15 @@ func TestGetManyBatchesL2(t *testing.T) {
 		a.Get(ctx, k, loaderOf("v"+k, 1))
 	}
 	missing := func(context.Context, string) (Item[string], error) { return Item[string]{}, ErrNotFound }
+	gets := l2.gets.Load()
 	res, errs := b.GetMany(ctx, []string{"a", "b", "c", "d", ""}, missing)
 	if l2.batches.Load() != 1 {
 		t.Errorf("L2 batches = %d, want 1", l2.batches.Load())
+	}
+	// d is loaded under its lease; the leaseholder's one re-read is the only
+	// single-key L2 read (the batch already looked d up).
+	if n := l2.gets.Load() - gets; n != 1 {
+		t.Errorf("single-key L2 reads = %d, want 1", n)
 	}
 	for i, k := range []string{"a", "b", "c"} {
 		if errs[i] != nil || res[i].Value != "v"+k || res[i].Source != SourceL2 {
