@@ -3,6 +3,7 @@ package store
 import (
 	"runtime"
 	"sync"
+	"time"
 )
 
 // Purge work and requests.
@@ -73,4 +74,40 @@ func (s *slots) release() {
 	(*q)[0] = nil
 	*q = (*q)[1:]
 	close(ch)
+}
+
+// Reaping is paced, too. Removing a purged entry costs a few microseconds
+// (cache misses in the indexes and the cache), so a purge of 100 000
+// entries leaves about half a second of CPU work behind it; done flat out it
+// takes a whole core from requests for that long, which on a small machine
+// doubles hit latency while it lasts. Purged entries are already absent for
+// Get and their bytes count against the store's bound, so nothing but
+// memory that is bounded anyway waits for the reaper: it can go slowly. So
+// after each chunk, the reapers of the process rest reapRest times as long
+// as the chunk took — reaping uses about a quarter of one core however many
+// stores reap — unless someone waits for them (CleanUp, Close). Varnish's
+// ban lurker rests between batches for the same reason.
+var reapPace = pacer{ratio: reapRest}
+
+// reapRest is how many times as long as they worked the reapers rest.
+const reapRest = 3
+
+// pacer spreads background work over time: every run of work, whoever did
+// it, pushes a shared resume time ratio times the run's length ahead.
+type pacer struct {
+	mu    sync.Mutex
+	next  time.Time // when background work may resume
+	ratio float64
+}
+
+// rest records a run of work of length worked that ended at now and
+// returns how long its worker should rest before the next run.
+func (p *pacer) rest(now time.Time, worked time.Duration) time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.next.Before(now) {
+		p.next = now
+	}
+	p.next = p.next.Add(time.Duration(float64(worked) * p.ratio))
+	return p.next.Sub(now)
 }

@@ -47,3 +47,23 @@ func TestSlotsUrgentFirst(t *testing.T) {
 		t.Fatalf("free = %d, want 1", s.free)
 	}
 }
+
+// Rests accumulate across workers: runs of work done by anyone push the
+// shared resume time ahead, so several reapers together stay within the
+// pace one would keep; and a pause longer than the debt clears it.
+func TestPacerShared(t *testing.T) {
+	p := pacer{ratio: 3}
+	t0 := time.Unix(1000, 0)
+	if got := p.rest(t0, time.Millisecond); got != 3*time.Millisecond {
+		t.Fatalf("first rest = %v, want 3ms", got)
+	}
+	// A second worker finishing 1ms later with 1ms of work rests until
+	// 3ms + 3ms after t0.
+	if got := p.rest(t0.Add(time.Millisecond), time.Millisecond); got != 5*time.Millisecond {
+		t.Fatalf("second rest = %v, want 5ms", got)
+	}
+	// Long after, the debt is gone.
+	if got := p.rest(t0.Add(time.Second), 2*time.Millisecond); got != 6*time.Millisecond {
+		t.Fatalf("rest after idle = %v, want 6ms", got)
+	}
+}

@@ -150,7 +150,9 @@ type Memory struct {
 	reapMu  sync.Mutex
 	reapQ   [][]*Entry
 	reaping bool
-	reaped  *sync.Cond // broadcast when reaping stops
+	reaped  *sync.Cond    // broadcast when reaping stops
+	hurry   chan struct{} // closed by waitReaped: the running reaper stops resting
+	hurried bool          // hurry is closed
 }
 
 // ErrNoBound is returned by NewMemory when no byte bound is given.
@@ -301,12 +303,14 @@ func (m *Memory) reap(groups [][]*Entry) {
 	m.reapQ = append(m.reapQ, groups...)
 	if !m.reaping {
 		m.reaping = true
-		go m.reapLoop()
+		m.hurry, m.hurried = make(chan struct{}), false
+		go m.reapLoop(m.hurry)
 	}
 }
 
 // reapLoop removes queued entries until the queue is empty, then exits.
-func (m *Memory) reapLoop() {
+// It rests between chunks (see reapPace) until hurry is closed.
+func (m *Memory) reapLoop(hurry <-chan struct{}) {
 	for {
 		m.reapMu.Lock()
 		groups := m.reapQ
@@ -318,14 +322,19 @@ func (m *Memory) reapLoop() {
 			return
 		}
 		m.reapMu.Unlock()
-		m.removeAll(groups)
+		m.removeAll(groups, hurry)
 	}
 }
 
-// waitReaped waits until the reaper has removed every purged entry.
+// waitReaped waits until the reaper has removed every purged entry; the
+// reaper stops resting between chunks, since someone waits for it.
 func (m *Memory) waitReaped() {
 	m.reapMu.Lock()
 	defer m.reapMu.Unlock()
+	if m.reaping && !m.hurried {
+		close(m.hurry)
+		m.hurried = true
+	}
 	for m.reaping {
 		m.reaped.Wait()
 	}
@@ -370,15 +379,31 @@ const reapChunk = 128
 
 // removeAll removes each entry of groups that is still stored (not
 // replaced since it was collected), a chunk at a time, each chunk with a
-// background slot of purgeSlots held.
-func (m *Memory) removeAll(groups [][]*Entry) {
-	for _, g := range groups {
+// background slot of purgeSlots held, resting between chunks as reapPace
+// says unless hurry is closed.
+func (m *Memory) removeAll(groups [][]*Entry, hurry <-chan struct{}) {
+	for gi, g := range groups {
 		for len(g) > 0 {
 			n := min(len(g), reapChunk)
 			purgeSlots.acquire(false)
+			start := time.Now()
 			m.removeGroup(g[:n])
+			worked := time.Since(start)
 			purgeSlots.release()
 			g = g[n:]
+			if len(g) == 0 && gi == len(groups)-1 {
+				return // nothing left here: rest only between chunks
+			}
+			select {
+			case <-hurry:
+			default:
+				rest := time.NewTimer(reapPace.rest(time.Now(), worked))
+				select {
+				case <-rest.C:
+				case <-hurry:
+					rest.Stop()
+				}
+			}
 		}
 	}
 }
