@@ -24,6 +24,12 @@ type Behavior struct {
 	Origin http.RoundTripper
 	// Name labels the behavior in metrics and logs; it defaults to Pattern.
 	Name string
+	// Compress makes the edge compress responses for the clients that
+	// accept it (br, zstd or gzip, by Accept-Encoding), compressing each
+	// stored response at most once per coding and storing the result; the
+	// origin is asked for identity. Off by default. See docs/edge.md,
+	// "Compression".
+	Compress bool
 
 	index int // position in Config.Behaviors
 }
@@ -117,6 +123,9 @@ type Config struct {
 	RFCStrict bool
 	// Logger receives origin errors. Default: slog.Default().
 	Logger *slog.Logger
+	// CompressMinSize is the smallest body a behavior with Compress
+	// compresses; smaller ones gain too little. Default 1 KiB.
+	CompressMinSize int64
 }
 
 // Edge is the caching reverse proxy. It is an http.Handler; create it with New.
@@ -166,7 +175,7 @@ func New(cfg Config) (*Edge, error) {
 			}
 		}
 	}
-	if cfg.MaxObjectSize < 0 || cfg.StaleRetention < 0 || cfg.OriginTimeout < 0 || cfg.OriginRetryAfter < 0 {
+	if cfg.MaxObjectSize < 0 || cfg.StaleRetention < 0 || cfg.OriginTimeout < 0 || cfg.OriginRetryAfter < 0 || cfg.CompressMinSize < 0 {
 		return nil, fmt.Errorf("%w: sizes and durations must not be negative", ErrConfig)
 	}
 	if cfg.Name == "" {
@@ -174,6 +183,9 @@ func New(cfg Config) (*Edge, error) {
 	}
 	if cfg.MaxObjectSize == 0 {
 		cfg.MaxObjectSize = 8 << 20
+	}
+	if cfg.CompressMinSize == 0 {
+		cfg.CompressMinSize = 1 << 10
 	}
 	if cfg.StaleRetention == 0 {
 		cfg.StaleRetention = time.Hour

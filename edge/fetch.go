@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/strata-cache/strata/edge/compress"
 	"github.com/strata-cache/strata/edge/store"
 	"github.com/strata-cache/strata/httpcache"
 )
@@ -30,11 +31,15 @@ type fetched struct {
 	// fill, when set, streams the body (of length length) instead of body.
 	fill   *fill
 	length int64
+	// epoch is the purge epoch the fetch started at: what is derived from
+	// the response (compressed variants) is stored only if no purge since
+	// matches it.
+	epoch uint64
 }
 
 // forWaiter returns the view of f a collapsed waiter may be given.
 func (f *fetched) forWaiter() *fetched {
-	w := &fetched{status: f.shared.Status, header: f.shared.Header, body: f.shared.Body, shared: f.shared, stored: f.stored, fill: f.fill, length: f.length}
+	w := &fetched{status: f.shared.Status, header: f.shared.Header, body: f.shared.Body, shared: f.shared, stored: f.stored, fill: f.fill, length: f.length, epoch: f.epoch}
 	if f.refreshed != nil {
 		w.refreshed = f.shared
 	}
@@ -174,6 +179,11 @@ func (e *Edge) fetch(b *Behavior, r *http.Request, key string, stale *store.Entr
 	if stale != nil {
 		httpcache.Validators(stale.Header, out.Header)
 	}
+	if b.Compress {
+		// The edge compresses: one identity response serves every client
+		// (see encoding.go).
+		out.Header["Accept-Encoding"] = []string{compress.Identity}
+	}
 	// Tell the origin it may target Surrogate-Control directives at us.
 	out.Header.Set("Surrogate-Capability", e.cfg.Name+`="Surrogate/1.0"`)
 	epoch := e.purges.current()
@@ -191,14 +201,16 @@ func (e *Edge) fetch(b *Behavior, r *http.Request, key string, stale *store.Entr
 	if resp.StatusCode == http.StatusNotModified && stale != nil {
 		resp.Body.Close()
 		cancel()
-		return e.refresh(out, key, stale, resp.Header, timing, epoch, mayStore), nil
+		res := e.refresh(out, key, stale, resp.Header, timing, epoch, mayStore)
+		res.epoch = epoch
+		return res, nil
 	}
 
 	// Everything that decides storing is in the header; only the size is not.
 	cc := httpcache.ParseResponseFor(resp.Header, e.cfg.Name)
 	lifetime, _ := httpcache.Lifetime(resp.StatusCode, resp.Header, cc, timing.ResponseTime)
 	ok, reason := e.storability(out, resp.StatusCode, resp.Header, cc, lifetime)
-	res := &fetched{status: resp.StatusCode, header: resp.Header, reason: reason, length: resp.ContentLength}
+	res := &fetched{status: resp.StatusCode, header: resp.Header, reason: reason, length: resp.ContentLength, epoch: epoch}
 	var en *store.Entry
 	switch {
 	case ok && !mayStore:
@@ -211,13 +223,20 @@ func (e *Edge) fetch(b *Behavior, r *http.Request, key string, stale *store.Entr
 			Timing: timing, Lifetime: lifetime, Directives: cc, Vary: varyValues(resp.Header, r.Header),
 			Tags: surrogateKeys(h), Retain: lifetime + e.cfg.StaleRetention,
 		}
-		if names := varyNames(resp.Header); len(names) > 0 {
+		names := varyNames(resp.Header)
+		if b.Compress {
+			names = withoutAcceptEncoding(names, en.Vary)
+		}
+		if len(names) > 0 {
 			en.Key = e.variantKey(key, r.URL.Path, names, epoch, r.Header, en.Retain)
 			en.Primary = en.Key[:len(key)] // the variant is purged with its URL
 		}
 	}
 
 	if f != nil && en != nil && shareable(en) && resp.ContentLength >= 0 && resp.ContentLength <= e.cfg.MaxObjectSize {
+		if b.Compress && e.compressible(en.Status, en.Header, resp.ContentLength) {
+			addVaryAcceptEncoding(en.Header)
+		}
 		res.shared, res.fill = en, f
 		hard, _ := e.purges.check(epoch, en)
 		storeIt := !hard // pump checks again once the body is complete
@@ -252,6 +271,9 @@ func (e *Edge) fetch(b *Behavior, r *http.Request, key string, stale *store.Entr
 		return res, nil
 	}
 	en.Body = body
+	if b.Compress && e.compressible(en.Status, en.Header, int64(len(body))) {
+		addVaryAcceptEncoding(en.Header)
+	}
 	if shareable(en) {
 		res.shared = en
 	}
@@ -271,6 +293,9 @@ func (e *Edge) refresh(out *http.Request, key string, stale *store.Entry, notMod
 	full := *stale.Clone() // without the stored copy's marks: a soft purge's is answered
 	full.Header = stale.Header.Clone()
 	httpcache.Freshen(full.Header, notModified)
+	if varyHasAcceptEncoding(stale.Header) {
+		addVaryAcceptEncoding(full.Header) // the 304's Vary is the origin's, without the edge's own
+	}
 	// The stored response's Date and Age now come from the 304.
 	full.Timing = httpcache.Received(full.Header, timing.RequestTime, timing.ResponseTime)
 	full.Directives = httpcache.ParseResponseFor(full.Header, e.cfg.Name)

@@ -78,6 +78,12 @@ func (f *fill) next(off int) progress {
 // stream writes the body to w as it arrives, flushing whenever it would wait.
 func (f *fill) stream(ctx context.Context, w http.ResponseWriter) error {
 	rc := http.NewResponseController(w)
+	return f.streamTo(ctx, w, func() error { rc.Flush(); return nil })
+}
+
+// streamTo writes the body to w as it arrives, calling flush whenever it
+// would wait.
+func (f *fill) streamTo(ctx context.Context, w io.Writer, flush func() error) error {
 	off := 0
 	for {
 		p := f.next(off)
@@ -91,7 +97,9 @@ func (f *fill) stream(ctx context.Context, w http.ResponseWriter) error {
 		if p.done {
 			return p.err
 		}
-		rc.Flush()
+		if err := flush(); err != nil {
+			return err
+		}
 		select {
 		case <-p.grew:
 		case <-ctx.Done():

@@ -11,27 +11,57 @@ import (
 	"strings"
 	"time"
 
+	"github.com/strata-cache/strata/edge/compress"
 	"github.com/strata-cache/strata/edge/store"
 	"github.com/strata-cache/strata/httpcache"
 )
 
-// serveEntry writes a stored response.
-func (e *Edge) serveEntry(w http.ResponseWriter, r *http.Request, en *store.Entry, now time.Time, cs httpcache.CacheStatus, xcache string) {
+// serveEntry writes a stored response, or its compressed variant for
+// coding enc (see encoding.go; "" when the behavior does not compress).
+func (e *Edge) serveEntry(w http.ResponseWriter, r *http.Request, en *store.Entry, now time.Time, cs httpcache.CacheStatus, xcache, enc string) {
+	src := en // freshness and age are the source's
+	vary := enc != "" && e.compressible(en.Status, en.Header, int64(len(en.Body)))
+	if vary && enc != compress.Identity {
+		if v := e.variantOf(en, enc); v != nil {
+			en = v
+		}
+	}
 	h := w.Header()
 	copyHeader(h, en.Header)
-	age := httpcache.CurrentAge(en.Timing, now)
+	if vary {
+		addVaryAcceptEncoding(h)
+	}
+	age := httpcache.CurrentAge(src.Timing, now)
 	h.Set("Age", strconv.FormatInt(int64(age/time.Second), 10))
-	cs.TTL, cs.HasTTL = int64((lifetime(en)-age)/time.Second), true
+	cs.TTL, cs.HasTTL = int64((lifetime(src)-age)/time.Second), true
 	e.setStatus(h, cs, xcache)
 	e.writeBody(w, r, en.Status, en.Body, nil)
 }
 
-// serveFetched writes a response just fetched.
-func (e *Edge) serveFetched(w http.ResponseWriter, r *http.Request, res *fetched, cs httpcache.CacheStatus, xcache string) {
+// serveFetched writes a response just fetched, compressed for coding enc
+// when it applies (see encoding.go; "" when the behavior does not
+// compress).
+func (e *Edge) serveFetched(w http.ResponseWriter, r *http.Request, res *fetched, cs httpcache.CacheStatus, xcache, enc string) {
 	h := w.Header()
 	copyHeader(h, res.header)
 	h.Del("Surrogate-Control")
 	e.setStatus(h, cs, xcache)
+	if enc != "" {
+		size := int64(len(res.body))
+		switch {
+		case res.fill != nil:
+			size = res.length
+		case res.rest != nil:
+			size = -1
+		}
+		if e.compressible(res.status, res.header, size) {
+			addVaryAcceptEncoding(h)
+			if enc != compress.Identity {
+				e.serveCompressedFetched(w, r, res, enc)
+				return
+			}
+		}
+	}
 	if res.fill == nil {
 		e.writeBody(w, r, res.status, res.body, res.rest)
 		return
