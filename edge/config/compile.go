@@ -65,6 +65,25 @@ func (c *checker) pos(path string) Pos {
 	}
 }
 
+// keyErrorf reports a problem with a map entry's name, at the name.
+func (c *checker) keyErrorf(path string, format string, args ...any) {
+	pos := c.pos(path)
+	if c.ps != nil {
+		if p, ok := c.ps.keys[path]; ok {
+			pos = p
+		}
+	}
+	c.errs = append(c.errs, Error{Pos: pos, Msg: fmt.Sprintf(format, args...)})
+}
+
+// line describes where a behavior is, for messages about another one.
+func (c *checker) line(b *Behavior) string {
+	if b.Pos.Line == 0 {
+		return b.Path
+	}
+	return fmt.Sprintf("%s, line %d", b.Path, b.Pos.Line)
+}
+
 // file resolves a relative file name against the distribution file's
 // directory.
 func (c *checker) file(name string) string {
@@ -125,7 +144,7 @@ func (c *checker) origins(f *File) {
 			}
 		}
 		if kinds != 1 {
-			c.errorf(path, "origin %q: set exactly one of url, dir and group", name)
+			c.keyErrorf(path, "origin %q: set exactly one of url, dir and group", name)
 			continue
 		}
 		o := &Origin{Name: name}
@@ -209,7 +228,7 @@ func (c *checker) headers(h map[string]string, path, owner string) http.Header {
 	for _, name := range slices.Sorted(maps.Keys(h)) {
 		p := keyPath(path, name)
 		if !validHeaderName(name) {
-			c.errorf(p, "%s: %q is not a valid header name", owner, name)
+			c.keyErrorf(p, "%s: %q is not a valid header name", owner, name)
 			continue
 		}
 		if strings.ContainsAny(h[name], "\r\n\x00") {
@@ -389,7 +408,7 @@ func (c *checker) cachePolicies(f *File) {
 	for _, name := range slices.Sorted(maps.Keys(f.CachePolicies)) {
 		spec, path := f.CachePolicies[name], keyPath(".cache_policies", name)
 		if ManagedCachePolicy(name) != nil {
-			c.errorf(path, "cache policy %q: the name is a managed policy's; choose another", name)
+			c.keyErrorf(path, "cache policy %q: the name is a managed policy's; choose another", name)
 			continue
 		}
 		if spec == nil {
@@ -505,7 +524,7 @@ func (c *checker) originRequestPolicies(f *File) {
 	for _, name := range slices.Sorted(maps.Keys(f.OriginRequestPolicies)) {
 		spec, path := f.OriginRequestPolicies[name], keyPath(".origin_request_policies", name)
 		if ManagedOriginRequestPolicy(name) != nil {
-			c.errorf(path, "origin request policy %q: the name is a managed policy's; choose another", name)
+			c.keyErrorf(path, "origin request policy %q: the name is a managed policy's; choose another", name)
 			continue
 		}
 		if spec == nil {
@@ -547,8 +566,8 @@ func (c *checker) behaviors(f *File) {
 				if prev.Path == b.Path {
 					how = "has the same pattern"
 				}
-				c.errorf(fieldPath(path, "path"), "%s can never match: behavior %d (%s, %s) comes first and %s",
-					what, c.index[j], prev.Path, prev.Pos, how)
+				c.errorf(fieldPath(path, "path"), "%s can never match: behavior %d (%s) comes first and %s",
+					what, c.index[j], c.line(prev), how)
 				break
 			}
 		}

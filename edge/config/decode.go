@@ -67,7 +67,7 @@ func Marshal(f *File) ([]byte, error) {
 // and bad values, and records the position of every value. It returns a nil
 // File only when the YAML could not be decoded at all.
 func decode(name string, data []byte) (*File, *positions, []Error) {
-	ps := &positions{file: name, m: map[string]Pos{}}
+	ps := &positions{file: name, m: map[string]Pos{}, keys: map[string]Pos{}}
 	astFile, err := parser.ParseBytes(data, 0)
 	if err != nil {
 		return nil, nil, []Error{yamlError(name, err)}
@@ -127,20 +127,8 @@ func yamlError(name string, err error) Error {
 // value is written. A nil *positions (a File built in code) knows none.
 type positions struct {
 	file string
-	m    map[string]Pos
-}
-
-// at returns the position of the first path known, or the file alone.
-func (p *positions) at(paths ...string) Pos {
-	if p == nil {
-		return Pos{}
-	}
-	for _, path := range paths {
-		if pos, ok := p.m[path]; ok {
-			return pos
-		}
-	}
-	return Pos{File: p.file}
+	m    map[string]Pos // where each value is
+	keys map[string]Pos // where each map entry's key is
 }
 
 func fieldPath(parent, name string) string { return parent + "." + name }
@@ -193,9 +181,10 @@ func (w *walker) walk(node ast.Node, t reflect.Type, path string) {
 			it := mn.MapRange()
 			for it.Next() {
 				p := keyPath(path, it.Key().GetToken().Value)
+				w.ps.keys[p] = nodePos(w.ps.file, it.Key())
 				w.walk(it.Value(), t.Elem(), p)
 				if _, ok := w.ps.m[p]; !ok {
-					w.ps.m[p] = nodePos(w.ps.file, it.Key())
+					w.ps.m[p] = w.ps.keys[p]
 				}
 			}
 		}
@@ -290,7 +279,7 @@ func editDistance(a, b string) int {
 func firstKey(node ast.Node) ast.Node {
 	switch n := node.(type) {
 	case *ast.MappingNode:
-		if len(n.Values) > 0 && !n.IsFlowStyle {
+		if len(n.Values) > 0 {
 			return n.Values[0].Key
 		}
 	case *ast.MappingValueNode:
