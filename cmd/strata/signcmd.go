@@ -25,7 +25,7 @@ const signURLUsage = `Usage:
                   [-ip CIDR] [-resource PATTERN] [-cookies] URL
   strata sign-url -generate-key ed25519|rsa -out PREFIX
 
-Prints URL signed for the edge's signed-URL check (see docs/signing.md), or
+Prints the URL signed for the edge's signed-URL check (see docs/signing.md), or
 with -cookies the Set-Cookie lines of signed cookies. The policy is canned
 (Expires) when only an expiry is given, custom (Policy) otherwise. TIME is
 RFC 3339, e.g. 2026-03-01T12:00:00Z.
