@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -42,7 +43,9 @@ func newEnv(t *testing.T) *env {
 	}
 	bus := inval.NewMemory(nil)
 	t.Cleanup(func() { bus.Close() })
-	relay, err := inval.NewRelay(ctx, db.Outbox{DB: d}, bus, nil)
+	tracker := inval.NewTracker(bus)
+	t.Cleanup(func() { tracker.Close() })
+	relay, err := inval.NewRelay(inval.RelayConfig{Outbox: db.Outbox{DB: d}, Publisher: tracker})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,12 +53,12 @@ func newEnv(t *testing.T) *env {
 	svc, err := New(Config{
 		Repo:       SQLRepo{DB: d},
 		AdminToken: token,
-		AfterWrite: func(ctx context.Context) error {
-			seq, err := relay.Sync(ctx)
+		AfterWrite: func(ctx context.Context) (uint64, error) {
+			inv, err := relay.Sync(ctx)
 			if err != nil {
-				return err
+				return 0, err
 			}
-			return bus.WaitAcked(ctx, seq)
+			return inv.Version, bus.WaitAcked(ctx, inv.Seq)
 		},
 	})
 	if err != nil {
@@ -115,7 +118,7 @@ func TestProductHeadersAndConditional(t *testing.T) {
 	if resp.StatusCode != 200 || p.ID != 3 || p.Name != "Cache Mug" {
 		t.Fatalf("%d %s", resp.StatusCode, body)
 	}
-	if resp.Header.Get("Etag") != `"p3-v1"` || resp.Header.Get("Surrogate-Key") != "product:3 products" {
+	if resp.Header.Get("Etag") != `"p3-v1"` || resp.Header.Get("Surrogate-Key") != "product:3" {
 		t.Errorf("headers = %v", resp.Header)
 	}
 	if resp, _ := e.do(t, "GET", "/api/products/3", "", "If-None-Match", `"p3-v1"`); resp.StatusCode != http.StatusNotModified {
@@ -186,6 +189,12 @@ func TestPutInvalidatesCache(t *testing.T) {
 	if resp.StatusCode != 200 || resp.Header.Get("X-Invalidation") != "completed" || resp.Header.Get("Etag") != `"p2-v2"` {
 		t.Fatalf("PUT: %d %v %s", resp.StatusCode, resp.Header, body)
 	}
+	// The invalidation that covers the write is named by its data version:
+	// the outbox row the PUT wrote, after the seed's.
+	last, _ := db.Outbox{DB: e.db}.Last(context.Background())
+	if got := resp.Header.Get("X-Data-Version"); got == "" || got != strconv.FormatUint(last, 10) {
+		t.Errorf("X-Data-Version = %q, want %d", got, last)
+	}
 	resp, body = e.do(t, "GET", "/api/products/2", "")
 	var p Product
 	json.Unmarshal([]byte(body), &p)
@@ -211,11 +220,11 @@ func TestExternalWriteInvalidates(t *testing.T) {
 	if _, err := e.db.Exec(`UPDATE products SET name = 'Outside Tote' WHERE id = 4`); err != nil {
 		t.Fatal(err)
 	}
-	seq, err := e.relay.Sync(context.Background())
+	inv, err := e.relay.Sync(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.bus.WaitAcked(context.Background(), seq)
+	e.bus.WaitAcked(context.Background(), inv.Seq)
 	if _, body := e.do(t, "GET", "/api/products/4", ""); !strings.Contains(body, "Outside Tote") {
 		t.Errorf("external write not visible: %s", body)
 	}

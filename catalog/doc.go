@@ -17,7 +17,8 @@
 // commits one transaction (the outbox row is written by a trigger) and then
 // calls Config.AfterWrite, which in `strata serve` relays the outbox and
 // waits until every tier has acknowledged the invalidation, so the next read
-// anywhere is fresh.
+// anywhere is fresh; the response's X-Data-Version names a data version
+// whose invalidation covers the write.
 //
 // Errors are mapped to statuses in one place (writeError): bad input 400,
 // missing token 401, unknown product 404, If-Match mismatch 412, body too

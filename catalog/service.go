@@ -38,9 +38,10 @@ type Config struct {
 	Redis rueidis.Client
 	// AfterWrite runs after a write commits, before the response is sent;
 	// `strata serve` relays the outbox there and waits for acknowledgements.
-	// Its error is logged and reported in the X-Invalidation header; the
-	// write itself stands.
-	AfterWrite func(ctx context.Context) error
+	// It returns a data version that covers the write (X-Data-Version:
+	// the invalidation with that version covers it). Its error is logged
+	// and reported in the X-Invalidation header; the write itself stands.
+	AfterWrite func(ctx context.Context) (version uint64, err error)
 	// Logger receives errors. Default slog.Default().
 	Logger *slog.Logger
 	// Now is the clock for timestamps. Default time.Now.
@@ -325,7 +326,10 @@ func (s *Service) getProduct(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if s.cacheable(w, r, productETag(res.Value), res.Version, key, "products") {
+	// A product is tagged with itself only: "products" tags the lists
+	// and the summary, which every product change purges, while a change
+	// to one product leaves the others cached.
+	if s.cacheable(w, r, productETag(res.Value), res.Version, key) {
 		return nil
 	}
 	writeJSON(w, http.StatusOK, res.Value)
@@ -376,7 +380,11 @@ func (s *Service) putProduct(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if s.cfg.AfterWrite != nil {
-		if err := s.cfg.AfterWrite(r.Context()); err != nil {
+		v, err := s.cfg.AfterWrite(r.Context())
+		if v > 0 {
+			w.Header().Set("X-Data-Version", strconv.FormatUint(v, 10))
+		}
+		if err != nil {
 			s.cfg.Logger.Warn("catalog: invalidation after write incomplete", "product", id, "err", err)
 			w.Header().Set("X-Invalidation", "pending")
 		} else {

@@ -29,3 +29,14 @@ func TestMemoryStoreConformance(t *testing.T) {
 		return stores
 	})
 }
+
+func TestMemoryCursorConformance(t *testing.T) {
+	invaltest.TestCursor(t, func(t *testing.T, n int) []inval.Cursor {
+		c := &inval.MemoryCursor{}
+		cs := make([]inval.Cursor, n)
+		for i := range cs {
+			cs[i] = c
+		}
+		return cs
+	})
+}

@@ -292,59 +292,6 @@ func TestTrackerPublishFailure(t *testing.T) {
 	}
 }
 
-// fakeOutbox is an in-memory Outbox for relay tests.
-type fakeOutbox struct {
-	rows   []Event
-	pruned uint64
-}
-
-func (o *fakeOutbox) After(_ context.Context, after uint64, limit int) ([]Event, error) {
-	var out []Event
-	for _, r := range o.rows {
-		if r.Version > after && len(out) < limit {
-			out = append(out, r)
-		}
-	}
-	return out, nil
-}
-
-func (o *fakeOutbox) Last(context.Context) (uint64, error) {
-	if len(o.rows) == 0 {
-		return 0, nil
-	}
-	return o.rows[len(o.rows)-1].Version, nil
-}
-
-func (o *fakeOutbox) Prune(_ context.Context, upTo uint64) error { o.pruned = upTo; return nil }
-
-func TestRelay(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		ob := &fakeOutbox{rows: []Event{{Version: 1, Keys: []string{"old"}}}}
-		bus := NewMemory(nil)
-		defer bus.Close()
-		var got []uint64
-		bus.Subscribe("l1", func(_ context.Context, ev Event) error { got = append(got, ev.Version); return nil })
-		r, err := NewRelay(context.Background(), ob, bus, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for v := uint64(2); v <= 300; v++ {
-			ob.rows = append(ob.rows, Event{Version: v, Keys: []string{"k"}})
-		}
-		seq, err := r.Sync(context.Background())
-		if err != nil || seq != 299 {
-			t.Fatalf("Sync = %d, %v", seq, err)
-		}
-		bus.WaitAcked(context.Background(), seq)
-		if len(got) != 299 || got[0] != 2 || got[298] != 300 {
-			t.Errorf("delivered %d events, first %d", len(got), got[0])
-		}
-		if ob.pruned != 299 {
-			t.Errorf("pruned up to %d, want 299", ob.pruned)
-		}
-	})
-}
-
 func FuzzValidatePath(f *testing.F) {
 	for _, s := range []string{"/", "/api/*", "/a*b", "", "api", "/\x00", "/*/*"} {
 		f.Add(s)

@@ -2,8 +2,10 @@ package inval
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -20,76 +22,345 @@ type Outbox interface {
 	Prune(ctx context.Context, upTo uint64) error
 }
 
-// Relay publishes outbox rows on a bus, in order, exactly once per process
-// (at least once across restarts of a durable bus).
+// RetentionPruner is an Outbox that can keep relayed rows for a while (to
+// look at, or for a relay that lags) rather than prune them at once.
+type RetentionPruner interface {
+	// PruneBefore removes rows up to and including upTo that were written
+	// before olderThan, and returns how many it removed.
+	PruneBefore(ctx context.Context, upTo uint64, olderThan time.Time) (int64, error)
+}
+
+// Publisher creates invalidations; *Tracker is one.
+type Publisher interface {
+	Create(ctx context.Context, req Request) (Invalidation, error)
+}
+
+var _ Publisher = (*Tracker)(nil)
+
+// Cursor keeps how far the relay has published, durably and shared by
+// every relay that may take over (see redisbus.Cursor).
+type Cursor interface {
+	// Load returns the last outbox sequence published; ok is false when
+	// nothing was ever stored.
+	Load(ctx context.Context) (seq uint64, ok bool, err error)
+	// Store records that rows up to seq are published. A lower seq than
+	// the one stored is ignored.
+	Store(ctx context.Context, seq uint64) error
+}
+
+// MemoryCursor is a Cursor held in process: a relay restarted with a new
+// one starts after the outbox's last row, which is right only when every
+// cache it serves starts empty too (one process, no shared L2).
+type MemoryCursor struct {
+	mu  sync.Mutex
+	seq uint64
+	ok  bool
+}
+
+// Load implements Cursor.
+func (c *MemoryCursor) Load(context.Context) (uint64, bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.seq, c.ok, nil
+}
+
+// Store implements Cursor.
+func (c *MemoryCursor) Store(_ context.Context, seq uint64) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.seq, c.ok = max(c.seq, seq), true
+	return nil
+}
+
+// RelayConfig configures a Relay. Outbox and Publisher are required.
+type RelayConfig struct {
+	Outbox    Outbox
+	Publisher Publisher
+	// Apply, when set, runs on each coalesced event before it is
+	// published (the scale-out relay writes the L2 tombstones here, so
+	// that no subscriber can refill L2 from an old read after seeing the
+	// event). An error stops the batch; it is retried.
+	Apply func(ctx context.Context, ev Event) error
+	// Cursor keeps the relay's position across restarts and failovers.
+	// Nil means a MemoryCursor. A cursor that holds nothing starts the
+	// relay after the outbox's last row.
+	Cursor Cursor
+	// Window is how long the relay waits after a wake-up for more commits
+	// to join the batch, so a burst of updates becomes one invalidation.
+	// Default 2ms; negative means no wait.
+	Window time.Duration
+	// MaxRows caps the outbox rows coalesced into one invalidation.
+	// Default 1000.
+	MaxRows int
+	// Retention is how long relayed rows stay in the outbox (when it is a
+	// RetentionPruner; otherwise every relayed row but the newest is
+	// pruned at once). Default 1 hour.
+	Retention time.Duration
+	// Logger receives relay errors. Default slog.Default().
+	Logger *slog.Logger
+	// Now is the clock for retention. Default time.Now.
+	Now func() time.Time
+}
+
+// Relay publishes outbox rows as invalidations, in order: rows are read
+// after the cursor, coalesced (their keys, tags and paths merged, so a key
+// updated many times in a burst is invalidated once), applied (Apply),
+// published with CallerReference "outbox:FROM-TO" — which makes a batch
+// published twice, by a relay that died before moving the cursor and the
+// one taking over, one invalidation — and only then is the cursor moved.
+// A crash anywhere in between publishes a batch again; it never skips one.
 type Relay struct {
-	outbox Outbox
-	bus    Bus
-	logger *slog.Logger
+	cfg RelayConfig
 
-	mu      sync.Mutex // serialises Sync
-	pos     uint64     // last outbox sequence published
-	lastBus uint64     // bus sequence of the last event published
+	mu        sync.Mutex // serialises Sync
+	pos       uint64     // last outbox sequence published
+	loaded    bool       // pos is read from the cursor
+	last      Invalidation
+	lastPrune time.Time
 }
 
-// NewRelay returns a relay that starts after the outbox's current last row:
-// caches of a process that is just starting hold nothing older.
-func NewRelay(ctx context.Context, outbox Outbox, bus Bus, logger *slog.Logger) (*Relay, error) {
-	if logger == nil {
-		logger = slog.Default()
+// ErrRelayConfig is returned by NewRelay for a config it cannot run.
+var ErrRelayConfig = errors.New("inval: relay config")
+
+// NewRelay returns a relay; it reads its cursor on its first Sync.
+func NewRelay(cfg RelayConfig) (*Relay, error) {
+	if cfg.Outbox == nil || cfg.Publisher == nil {
+		return nil, fmt.Errorf("%w: Outbox and Publisher are required", ErrRelayConfig)
 	}
-	last, err := outbox.Last(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("inval: relay start: %w", err)
+	if cfg.Cursor == nil {
+		cfg.Cursor = &MemoryCursor{}
 	}
-	return &Relay{outbox: outbox, bus: bus, logger: logger, pos: last}, nil
+	if cfg.Window == 0 {
+		cfg.Window = 2 * time.Millisecond
+	}
+	if cfg.MaxRows <= 0 {
+		cfg.MaxRows = 1000
+	}
+	if cfg.Retention <= 0 {
+		cfg.Retention = time.Hour
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Relay{cfg: cfg}, nil
 }
 
-// Sync publishes every outbox row not yet published and returns the bus
-// sequence of the last event published so far (0 if none), which callers can
-// pass to Bus.WaitAcked.
-func (r *Relay) Sync(ctx context.Context) (uint64, error) {
+// Position returns the last outbox sequence this relay published (or found
+// published), 0 before its first Sync.
+func (r *Relay) Position() uint64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return r.pos
+}
+
+// Sync publishes every outbox row not yet published and returns the last
+// invalidation this relay has published (zero if none): after Sync returns,
+// its Version covers every row committed before Sync was called.
+func (r *Relay) Sync(ctx context.Context) (Invalidation, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.loaded {
+		if err := r.load(ctx); err != nil {
+			return r.last, err
+		}
+	}
 	for {
-		evs, err := r.outbox.After(ctx, r.pos, 256)
+		evs, err := r.cfg.Outbox.After(ctx, r.pos, r.cfg.MaxRows)
 		if err != nil {
-			return r.lastBus, fmt.Errorf("inval: reading outbox: %w", err)
+			return r.last, fmt.Errorf("inval: reading outbox after %d: %w", r.pos, err)
 		}
-		for _, ev := range evs {
-			seq, err := r.bus.Publish(ctx, ev)
-			if err != nil {
-				return r.lastBus, fmt.Errorf("inval: publishing outbox row %d: %w", ev.Version, err)
-			}
-			r.pos, r.lastBus = ev.Version, seq
+		if len(evs) == 0 {
+			break
 		}
-		if len(evs) < 256 {
+		ev := coalesce(evs)
+		if err := r.publish(ctx, ev, evs[0].Version); err != nil {
+			return r.last, err
+		}
+		if len(evs) < r.cfg.MaxRows {
 			break
 		}
 	}
-	// Keep the newest row: its sequence is the current data version.
-	if r.pos > 1 {
-		if err := r.outbox.Prune(ctx, r.pos-1); err != nil {
-			r.logger.Warn("inval: pruning outbox", "err", err)
-		}
-	}
-	return r.lastBus, nil
+	r.prune(ctx)
+	return r.last, nil
 }
 
-// Run syncs every interval until ctx ends. It catches changes made by other
-// database clients (psql, migrations); writes through the API call Sync
-// themselves so they need not wait for the interval.
-func (r *Relay) Run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
+// load reads the cursor; an empty one starts after the outbox's last row.
+func (r *Relay) load(ctx context.Context) error {
+	seq, ok, err := r.cfg.Cursor.Load(ctx)
+	if err != nil {
+		return fmt.Errorf("inval: relay cursor: %w", err)
+	}
+	if !ok {
+		if seq, err = r.cfg.Outbox.Last(ctx); err != nil {
+			return fmt.Errorf("inval: relay start: %w", err)
+		}
+		if err := r.cfg.Cursor.Store(ctx, seq); err != nil {
+			return fmt.Errorf("inval: relay cursor: %w", err)
+		}
+	}
+	r.pos, r.loaded = seq, true
+	return nil
+}
+
+// publish applies and publishes ev, which covers rows from..ev.Version,
+// then moves the cursor.
+func (r *Relay) publish(ctx context.Context, ev Event, from uint64) error {
+	if r.cfg.Apply != nil {
+		if err := r.cfg.Apply(ctx, ev); err != nil {
+			return fmt.Errorf("inval: applying outbox rows %d-%d: %w", from, ev.Version, err)
+		}
+	}
+	inv, err := r.cfg.Publisher.Create(ctx, Request{
+		Keys: ev.Keys, Tags: ev.Tags, Paths: ev.Paths, All: ev.All,
+		FromVersion: from, Version: ev.Version, Time: ev.Time, By: ev.By,
+		CallerReference: "outbox:" + strconv.FormatUint(from, 10) + "-" + strconv.FormatUint(ev.Version, 10),
+	})
+	if err != nil {
+		return fmt.Errorf("inval: publishing outbox rows %d-%d: %w", from, ev.Version, err)
+	}
+	r.last = inv
+	r.pos = ev.Version
+	if err := r.cfg.Cursor.Store(ctx, ev.Version); err != nil {
+		// Published but not recorded: a relay that takes over publishes
+		// these rows again, which is harmless.
+		r.cfg.Logger.Warn("inval: relay cursor not stored", "seq", ev.Version, "err", err)
+	}
+	return nil
+}
+
+// prune removes relayed rows past retention, at most every 10 seconds.
+func (r *Relay) prune(ctx context.Context) {
+	now := r.cfg.Now()
+	if now.Sub(r.lastPrune) < 10*time.Second || r.pos == 0 {
+		return
+	}
+	r.lastPrune = now
+	if p, ok := r.cfg.Outbox.(RetentionPruner); ok {
+		if _, err := p.PruneBefore(ctx, r.pos, now.Add(-r.cfg.Retention)); err != nil {
+			r.cfg.Logger.Warn("inval: pruning outbox", "err", err)
+		}
+		return
+	}
+	// Keep the newest row: its sequence may be the current data version.
+	if r.pos > 1 {
+		if err := r.cfg.Outbox.Prune(ctx, r.pos-1); err != nil {
+			r.cfg.Logger.Warn("inval: pruning outbox", "err", err)
+		}
+	}
+}
+
+// coalesce merges consecutive outbox events into one: the union of their
+// keys, tags and paths (each once, in first-seen order), the last version,
+// the first time.
+func coalesce(evs []Event) Event {
+	if len(evs) == 1 {
+		return evs[0]
+	}
+	out := Event{Version: evs[len(evs)-1].Version, Time: evs[0].Time, By: "outbox"}
+	seen := map[string]bool{}
+	add := func(dst []string, kind byte, vs []string) []string {
+		for _, v := range vs {
+			k := string(kind) + v
+			if !seen[k] {
+				seen[k] = true
+				dst = append(dst, v)
+			}
+		}
+		return dst
+	}
+	for _, ev := range evs {
+		out.Keys = add(out.Keys, 'k', ev.Keys)
+		out.Tags = add(out.Tags, 't', ev.Tags)
+		out.Paths = add(out.Paths, 'p', ev.Paths)
+		out.All = out.All || ev.All
+	}
+	if out.All {
+		out.Tags, out.Paths = nil, nil // All takes no other edge selector
+	}
+	return out
+}
+
+// Run syncs when wake fires (after Window, to let a burst gather) and every
+// poll interval, until ctx ends. Polling catches changes whose
+// notification was lost; wake may be nil.
+func (r *Relay) Run(ctx context.Context, wake <-chan struct{}, poll time.Duration) {
+	r.run(ctx, nil, wake, poll)
+}
+
+// run is Run that also stops when lost is closed.
+func (r *Relay) run(ctx context.Context, lost <-chan struct{}, wake <-chan struct{}, poll time.Duration) {
+	t := time.NewTicker(poll)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-lost:
+			return
 		case <-t.C:
+		case <-wake:
+			if r.cfg.Window > 0 {
+				w := time.NewTimer(r.cfg.Window)
+				select {
+				case <-ctx.Done():
+					w.Stop()
+					return
+				case <-w.C:
+				}
+			}
 		}
 		if _, err := r.Sync(ctx); err != nil && ctx.Err() == nil {
-			r.logger.Warn("inval: relay sync failed", "err", err)
+			r.cfg.Logger.Warn("inval: relay sync failed", "err", err)
+		}
+	}
+}
+
+// Leadership is held by one relay at a time across processes (a
+// PostgreSQL advisory lock, for one).
+type Leadership interface {
+	// Lost is closed when leadership may have passed to another process.
+	Lost() <-chan struct{}
+	// Release gives leadership up.
+	Release()
+}
+
+// RunLeader runs the relay while it holds leadership, taking it with lead
+// (which blocks until it is acquired or ctx ends), and takes it again when
+// it is lost, until ctx ends. On each new term the relay rereads its
+// cursor, so it goes on from where the previous leader stopped.
+func (r *Relay) RunLeader(ctx context.Context, lead func(context.Context) (Leadership, error), wake <-chan struct{}, poll time.Duration) {
+	for wait := 100 * time.Millisecond; ctx.Err() == nil; {
+		l, err := lead(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			r.cfg.Logger.Warn("inval: relay leadership", "err", err)
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			wait = min(2*wait, 5*time.Second)
+			continue
+		}
+		wait = 100 * time.Millisecond
+		r.cfg.Logger.Info("inval: relay leading")
+		r.mu.Lock()
+		r.loaded = false // another leader may have moved the cursor
+		r.mu.Unlock()
+		if _, err := r.Sync(ctx); err != nil && ctx.Err() == nil {
+			r.cfg.Logger.Warn("inval: relay sync failed", "err", err)
+		}
+		r.run(ctx, l.Lost(), wake, poll)
+		l.Release()
+		if ctx.Err() == nil {
+			r.cfg.Logger.Warn("inval: relay leadership lost; taking it again")
 		}
 	}
 }

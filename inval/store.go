@@ -170,6 +170,7 @@ func (inv Invalidation) stored() Invalidation {
 	inv.Paths = cloneNonEmpty(inv.Paths)
 	inv.URLs = cloneNonEmpty(inv.URLs)
 	inv.Tags = cloneNonEmpty(inv.Tags)
+	inv.Keys = cloneNonEmpty(inv.Keys)
 	return inv
 }
 

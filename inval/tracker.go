@@ -30,6 +30,13 @@ type Invalidation struct {
 	Tags            []string `json:"tags,omitempty"`
 	All             bool     `json:"all,omitempty"`
 	Soft            bool     `json:"soft,omitempty"`
+	// Keys are application-cache keys and tags (database changes).
+	Keys []string `json:"keys,omitempty"`
+	// FromVersion and Version are the data versions (outbox sequences)
+	// a database change invalidation covers, both included; zero for
+	// admin invalidations.
+	FromVersion uint64 `json:"fromVersion,omitempty"`
+	Version     uint64 `json:"version,omitempty"`
 	// By says who asked, e.g. "admin@127.0.0.1:5123".
 	By         string    `json:"by,omitempty"`
 	CreateTime time.Time `json:"createTime"`
@@ -75,6 +82,18 @@ type Request struct {
 	CallerReference string
 	// By says who asked, for the record and the purge log.
 	By string
+
+	// Set by the outbox relay for database changes, not by the admin API:
+
+	// Keys are application-cache keys and tags to invalidate.
+	Keys []string
+	// FromVersion and Version are the data versions (outbox sequences)
+	// the request covers; caches refuse fills read before Version.
+	FromVersion, Version uint64
+	// Time is when the change was made (the commit); zero means now. It
+	// is the invalidation's CreateTime, so that completion latency runs
+	// from the commit.
+	Time time.Time
 }
 
 // Limits on one invalidation request. They are generous: a request holding
@@ -104,7 +123,7 @@ var (
 // Items returns how many selectors r names: its paths, URLs and tags, and
 // one for All. Rate limits count these.
 func (r Request) Items() int {
-	n := len(r.Paths) + len(r.URLs) + len(r.Tags)
+	n := len(r.Paths) + len(r.URLs) + len(r.Tags) + len(r.Keys)
 	if r.All {
 		n++
 	}
@@ -118,9 +137,9 @@ func (r Request) Validate() error {
 	switch {
 	case r.All && n > 0:
 		return fmt.Errorf("%w: all invalidates everything; give it no paths, urls or tags", ErrInvalid)
-	case !r.All && n == 0:
+	case !r.All && n == 0 && len(r.Keys) == 0:
 		return fmt.Errorf("%w: no paths, urls or tags (or all)", ErrInvalid)
-	case n > MaxPaths:
+	case n+len(r.Keys) > MaxPaths:
 		return fmt.Errorf("%w: %d paths, urls and tags; at most %d in one invalidation", ErrInvalid, n, MaxPaths)
 	case len(r.CallerReference) > MaxCallerReferenceBytes:
 		return fmt.Errorf("%w: callerReference longer than %d bytes", ErrInvalid, MaxCallerReferenceBytes)
@@ -139,6 +158,14 @@ func (r Request) Validate() error {
 		if err := ValidateTag(tag); err != nil {
 			return err
 		}
+	}
+	for _, k := range r.Keys {
+		if k == "" || len(k) > MaxItemBytes {
+			return fmt.Errorf("%w: key must be 1 to %d bytes", ErrInvalid, MaxItemBytes)
+		}
+	}
+	if r.FromVersion > r.Version {
+		return fmt.Errorf("%w: fromVersion %d is after version %d", ErrInvalid, r.FromVersion, r.Version)
 	}
 	return nil
 }
@@ -290,9 +317,14 @@ func (t *Tracker) Create(ctx context.Context, req Request) (Invalidation, error)
 	if err := req.Validate(); err != nil {
 		return Invalidation{}, err
 	}
+	created := req.Time
+	if created.IsZero() {
+		created = t.now()
+	}
 	inv := Invalidation{ID: newID(), CallerReference: req.CallerReference,
 		Paths: req.Paths, URLs: req.URLs, Tags: req.Tags, All: req.All, Soft: req.Soft, By: req.By,
-		CreateTime: t.now().UTC()}
+		Keys: req.Keys, FromVersion: req.FromVersion, Version: req.Version,
+		CreateTime: created.UTC()}
 	for {
 		stored, created, err := t.store.Create(ctx, inv)
 		if err != nil {
@@ -317,8 +349,7 @@ func (t *Tracker) Create(ctx context.Context, req Request) (Invalidation, error)
 
 // publish publishes the event of the stored invalidation inv.
 func (t *Tracker) publish(ctx context.Context, inv Invalidation) (Invalidation, error) {
-	seq, err := t.bus.Publish(ctx, Event{Paths: inv.Paths, URLs: inv.URLs, Tags: inv.Tags,
-		All: inv.All, Soft: inv.Soft, By: inv.By, Time: inv.CreateTime})
+	seq, err := t.bus.Publish(ctx, inv.event())
 	if err != nil {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
@@ -356,8 +387,7 @@ func (t *Tracker) published(ctx context.Context, inv Invalidation) (Invalidation
 	wait := pendingPollMin
 	for inv.Seq == 0 {
 		if t.now().Sub(inv.CreateTime) > pendingTimeout {
-			seq, err := t.bus.Publish(ctx, Event{Paths: inv.Paths, URLs: inv.URLs, Tags: inv.Tags,
-				All: inv.All, Soft: inv.Soft, By: inv.By, Time: inv.CreateTime})
+			seq, err := t.bus.Publish(ctx, inv.event())
 			if err != nil {
 				return Invalidation{}, fmt.Errorf("%w: %w", ErrPublish, err)
 			}
@@ -409,9 +439,16 @@ func (t *Tracker) watch(id string, seq uint64) {
 	}()
 }
 
+// event is the bus event of inv.
+func (inv Invalidation) event() Event {
+	return Event{Paths: inv.Paths, URLs: inv.URLs, Tags: inv.Tags, Keys: inv.Keys, Version: inv.Version,
+		All: inv.All, Soft: inv.Soft, By: inv.By, Time: inv.CreateTime}
+}
+
 func sameBatch(a, b Invalidation) bool {
 	return slices.Equal(a.Paths, b.Paths) && slices.Equal(a.URLs, b.URLs) && slices.Equal(a.Tags, b.Tags) &&
-		a.All == b.All && a.Soft == b.Soft
+		slices.Equal(a.Keys, b.Keys) && a.All == b.All && a.Soft == b.Soft &&
+		a.FromVersion == b.FromVersion && a.Version == b.Version
 }
 
 // Get returns the invalidation with id, its status and every node's

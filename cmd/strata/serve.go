@@ -128,7 +128,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	metrics := obs.NewMetrics()
 	bus := inval.NewMemory(logger)
 	defer bus.Close()
-	relay, err := inval.NewRelay(ctx, db.Outbox{DB: database}, bus, logger)
+	// Database changes become invalidations through the tracker too, so
+	// the admin API lists them with their commit-to-completion times.
+	tracker := inval.NewTrackerWith(bus, inval.TrackerOptions{Logger: logger, OnComplete: metrics.InvalidationCompleted})
+	defer tracker.Close()
+	relay, err := inval.NewRelay(inval.RelayConfig{Outbox: db.Outbox{DB: database}, Publisher: tracker, Logger: logger})
 	if err != nil {
 		closeAll(ls)
 		return err
@@ -149,14 +153,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		CacheTTL:      *cacheTTL,
 		CacheRecorder: metrics.Cache(),
 		Logger:        logger,
-		AfterWrite: func(ctx context.Context) error {
+		AfterWrite: func(ctx context.Context) (uint64, error) {
 			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			defer cancel()
-			seq, err := relay.Sync(ctx)
+			inv, err := relay.Sync(ctx)
 			if err != nil {
-				return err
+				return 0, err
 			}
-			return bus.WaitAcked(ctx, seq)
+			return inv.Version, bus.WaitAcked(ctx, inv.Seq)
 		},
 	})
 	if err != nil {
@@ -187,8 +191,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer st.Close()
 	defer e.Close() // background revalidations finish before the store closes
-	tracker := inval.NewTrackerWith(bus, inval.TrackerOptions{Logger: logger, OnComplete: metrics.InvalidationCompleted})
-	defer tracker.Close()
 	metrics.WatchNodes(bus)
 	adminH, err := admin.New(admin.Config{Token: token, Metrics: metrics.Handler(), Tracker: tracker, Inventory: svc.InventoryHandler(), Logger: logger,
 		RateLimit: af.rateLimit, RateBurst: af.rateBurst})
@@ -205,7 +207,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	relayDone := make(chan struct{})
 	go func() {
 		defer close(relayDone)
-		relay.Run(relayCtx, time.Second)
+		relay.Run(relayCtx, nil, time.Second)
 	}()
 	defer func() {
 		stopRelay()

@@ -89,6 +89,25 @@ func TestStoreConformance(t *testing.T) {
 	})
 }
 
+func TestCursorConformance(t *testing.T) {
+	addr := testenv.Redis(t)
+	invaltest.TestCursor(t, func(t *testing.T, n int) []inval.Cursor {
+		prefix := newPrefix()
+		cs := make([]inval.Cursor, n)
+		for i := range cs {
+			c, err := NewCursor(newClient(t, addr), prefix)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cs[i] = c
+		}
+		return cs
+	})
+	if _, err := NewCursor(newClient(t, addr), "a{b}"); err == nil {
+		t.Error("NewCursor accepted a prefix with braces")
+	}
+}
+
 func TestOptions(t *testing.T) {
 	c := newClient(t, testenv.Redis(t))
 	for _, o := range []Options{
