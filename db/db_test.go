@@ -1,78 +1,52 @@
-package db
+package db_test
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/strata-cache/strata/db"
 )
 
-func open(t *testing.T) *DB {
-	t.Helper()
-	d, err := OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "strata.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return d
-}
-
-func TestTriggersWriteOutbox(t *testing.T) {
-	d := open(t)
+func TestOpenDispatch(t *testing.T) {
 	ctx := context.Background()
-	ob := Outbox{d}
-	if _, err := d.Exec(`INSERT INTO products (sku, name, price_cents) VALUES ('a', 'A', 100)`); err != nil {
-		t.Fatal(err)
+	dir := t.TempDir()
+	for _, name := range []string{
+		filepath.Join(dir, "a.db"),
+		"sqlite:" + filepath.Join(dir, "b.db"),
+		"file:" + filepath.Join(dir, "c.db") + "?mode=rwc",
+	} {
+		d, err := db.Open(ctx, name)
+		if err != nil {
+			t.Fatalf("Open(%q): %v", name, err)
+		}
+		if d.Dialect != db.SQLite || d.SchemaVersion() != 2 {
+			t.Errorf("Open(%q): dialect %q, schema %d", name, d.Dialect, d.SchemaVersion())
+		}
+		d.Close()
 	}
-	// An update from any client, not setting the version, bumps it once.
-	if _, err := d.Exec(`UPDATE products SET name = 'A2' WHERE sku = 'a'`); err != nil {
-		t.Fatal(err)
-	}
-	var version int
-	d.QueryRow(`SELECT version FROM products WHERE sku = 'a'`).Scan(&version)
-	if version != 2 {
-		t.Errorf("version = %d, want 2", version)
-	}
-	evs, err := ob.After(ctx, 0, 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(evs) != 2 || evs[1].Version != 2 || evs[1].Keys[0] != "product:1" || evs[1].Tags[1] != "products" {
-		t.Fatalf("outbox = %+v", evs)
-	}
-	if evs[1].Time.IsZero() {
-		t.Error("outbox row has no time")
-	}
-	if _, err := d.Exec(`DELETE FROM products`); err != nil {
-		t.Fatal(err)
-	}
-	if last, _ := ob.Last(ctx); last != 3 {
-		t.Errorf("Last = %d, want 3", last)
-	}
-	if err := ob.Prune(ctx, 2); err != nil {
-		t.Fatal(err)
-	}
-	if evs, _ := ob.After(ctx, 0, 10); len(evs) != 1 {
-		t.Errorf("after prune %d rows, want 1", len(evs))
-	}
-	tx, _ := d.BeginTx(ctx, nil)
-	defer tx.Rollback()
-	if v, err := DataVersion(ctx, tx); err != nil || v != 3 {
-		t.Errorf("DataVersion = %d, %v", v, err)
+	if _, err := os.Stat(filepath.Join(dir, "c.db")); err != nil {
+		t.Errorf("file: name: %v", err)
 	}
 }
 
-func TestReopenKeepsSchema(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "s.db")
-	d, err := OpenSQLite(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.Exec(`INSERT INTO schema_version (version) VALUES (999)`)
-	d.Close()
-	if _, err := OpenSQLite(context.Background(), path); !errors.Is(err, ErrSchemaTooNew) {
-		t.Errorf("newer schema: err = %v", err)
+func TestRebind(t *testing.T) {
+	pg, lite := &db.DB{Dialect: db.Postgres}, &db.DB{Dialect: db.SQLite}
+	for _, tc := range []struct{ in, want string }{
+		{`SELECT 1`, `SELECT 1`},
+		{`SELECT ? , ?`, `SELECT $1 , $2`},
+		{`WHERE a = '?' AND b = ?`, `WHERE a = '?' AND b = $1`},
+		{`WHERE "we?rd" = ? AND c = 'it''s?' AND d = ?`, `WHERE "we?rd" = $1 AND c = 'it''s?' AND d = $2`},
+		{"-- why?\nSELECT ?", "-- why?\nSELECT $1"},
+		{`SELECT 'unterminated ?`, `SELECT 'unterminated ?`},
+	} {
+		if got := pg.Rebind(tc.in); got != tc.want {
+			t.Errorf("Rebind(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+		if got := lite.Rebind(tc.in); got != tc.in {
+			t.Errorf("SQLite Rebind(%q) = %q", tc.in, got)
+		}
 	}
 }
 
@@ -81,14 +55,43 @@ func TestUnwritableDir(t *testing.T) {
 		// root can write anywhere; use a path under a regular file instead.
 		f := filepath.Join(t.TempDir(), "file")
 		os.WriteFile(f, nil, 0o600)
-		if _, err := OpenSQLite(context.Background(), filepath.Join(f, "x", "s.db")); err == nil {
+		if _, err := db.OpenSQLite(context.Background(), filepath.Join(f, "x", "s.db")); err == nil {
 			t.Error("opened a database under a regular file")
 		}
 		return
 	}
 	dir := t.TempDir()
 	os.Chmod(dir, 0o500)
-	if _, err := OpenSQLite(context.Background(), filepath.Join(dir, "s.db")); err == nil {
+	if _, err := db.OpenSQLite(context.Background(), filepath.Join(dir, "s.db")); err == nil {
 		t.Error("opened a database in a read-only directory")
+	}
+}
+
+// TestSQLiteMigration2 upgrades a database that shipped with migration 1:
+// its outbox rows stay readable and new ones name their table.
+func TestSQLiteMigration2(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	old, err := db.OpenAtVersion1(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+
+	d, err := db.OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if _, err := d.Exec(`UPDATE products SET stock = 3`); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := db.Outbox{DB: d}.After(ctx, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 2 || evs[0].By != "outbox" || evs[0].Keys[0] != "product:1" ||
+		evs[1].By != "outbox:products:1" || len(evs[1].Paths) == 0 || evs[1].Version != 2 {
+		t.Fatalf("events after upgrade = %+v", evs)
 	}
 }
