@@ -47,6 +47,7 @@ Usage:
   strata invalidate  invalidate URLs, paths, surrogate keys or everything on a running Strata
   strata purge       the same, and wait until every live edge node has applied it
   strata sign-url    sign a URL or cookies for the edge's signed-URL check, or make a key pair
+  strata bench       load the catalog through the edge, update prices, and count stale reads
   strata version     print the version
 
 Run 'strata COMMAND -h' for a command's flags.
@@ -70,6 +71,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runPurge(ctx, rest, stdout, stderr)
 	case "sign-url":
 		return runSignURL(ctx, rest, stdout, stderr)
+	case "bench":
+		return runBench(ctx, rest, stdout, stderr)
 	case "version", "-version", "--version":
 		return runVersion(stdout)
 	case "help", "-h", "-help", "--help":
