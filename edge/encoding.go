@@ -177,18 +177,18 @@ func toVariantHeader(h http.Header, enc string) {
 	addVaryAcceptEncoding(h)
 }
 
-// compressedKey is the key of src's enc variant.
+// compressedKey is the key of src's enc variant. It costs one allocation:
+// it is built on every compressed hit.
 func compressedKey(src *store.Entry, enc string) string {
-	var b strings.Builder
-	b.Grow(len(src.Key) + len(enc) + 32)
-	b.WriteString(src.Key)
-	b.WriteString("\x00ce=")
-	b.WriteString(enc)
-	b.WriteByte(0)
-	b.WriteString(strconv.FormatInt(src.Timing.ResponseTime.UnixNano(), 36))
-	b.WriteByte(0)
-	b.WriteString(strconv.Itoa(len(src.Body)))
-	return b.String()
+	var stack [160]byte
+	b := append(stack[:0], src.Key...)
+	b = append(b, "\x00ce="...)
+	b = append(b, enc...)
+	b = append(b, 0)
+	b = strconv.AppendInt(b, src.Timing.ResponseTime.UnixNano(), 36)
+	b = append(b, 0)
+	b = strconv.AppendInt(b, int64(len(src.Body)), 36)
+	return string(b)
 }
 
 // newVariant returns the enc variant of src with the compressed body.
@@ -201,22 +201,40 @@ func newVariant(src *store.Entry, enc string, body []byte) *store.Entry {
 	}
 }
 
-// variantOf returns the enc variant of the stored source src, building and
-// storing it when there is none; nil when it cannot be built (the caller
-// serves the source).
-func (e *Edge) variantOf(src *store.Entry, enc string) *store.Entry {
-	if v, ok := e.cfg.Store.Get(compressedKey(src, enc)); ok {
+// variantOf returns the enc variant of src, building it (and storing it,
+// when src is stored) if there is none. stored says whether src is the
+// stored copy (a hit) or a response rebuilt from it (a 304 refresh, whose
+// header may hold fields for this client only): then the variant is built
+// from the stored copy that refresh wrote, if it is the same response, and
+// this client gets src's header over the variant's body. Nil when it
+// cannot be built (the caller serves src).
+func (e *Edge) variantOf(src *store.Entry, enc string, stored bool) *store.Entry {
+	key := compressedKey(src, enc)
+	v, ok := e.cfg.Store.Get(key)
+	if !ok {
+		epoch := e.purges.current()
+		body, err := compress.Compress(enc, src.Body)
+		if err != nil {
+			e.cfg.Logger.Warn("edge: compressing", "key", src.Key, "encoding", enc, "err", err)
+			return nil
+		}
+		base := src
+		if !stored {
+			if cur, ok := e.cfg.Store.Get(src.Key); ok && compressedKey(cur, enc) == key {
+				base, stored = cur, true
+			}
+		}
+		v = newVariant(base, enc, body)
+		if stored {
+			e.storeVariant(epoch, base, v)
+		}
+		if base == src {
+			return v
+		}
+	} else if stored {
 		return v
 	}
-	epoch := e.purges.current()
-	body, err := compress.Compress(enc, src.Body)
-	if err != nil {
-		e.cfg.Logger.Warn("edge: compressing", "key", src.Key, "encoding", enc, "err", err)
-		return nil
-	}
-	v := newVariant(src, enc, body)
-	e.storeVariant(epoch, src, v)
-	return v
+	return newVariant(src, enc, v.Body)
 }
 
 // storeVariant stores v, built from the stored source src, unless src was
@@ -238,6 +256,23 @@ func (e *Edge) storeVariant(epoch uint64, src, v *store.Entry) {
 		e.cfg.Store.SetStale(v, since)
 	default:
 		e.cfg.Store.Set(v)
+	}
+}
+
+// carryVariants moves the compressed variants of stale, a stored source
+// that a 304 has just refreshed, to the refreshed copy (stored under the
+// same key), with its new header and timing: the body did not change, so
+// it is not compressed again. Responses revalidated on every request
+// (no-cache, max-age=0) are so compressed once, not once per request.
+func (e *Edge) carryVariants(epoch uint64, stale *store.Entry) {
+	cur, ok := e.cfg.Store.Get(stale.Key)
+	if !ok || cur == stale || len(cur.Body) != len(stale.Body) || !e.compressible(cur.Status, cur.Header, int64(len(cur.Body))) {
+		return
+	}
+	for _, enc := range offeredCodings {
+		if old, ok := e.cfg.Store.Get(compressedKey(stale, enc)); ok {
+			e.storeVariant(epoch, cur, newVariant(cur, enc, old.Body))
+		}
 	}
 }
 

@@ -549,3 +549,40 @@ func TestVariantETag(t *testing.T) {
 		}
 	}
 }
+
+// A response revalidated on every request is compressed once, not on every
+// request: a 304 carries the stored variants over to the refreshed source.
+func TestCompressRevalidatedEveryTimeCompressesOnce(t *testing.T) {
+	o := htmlOrigin(t, "text/html", page, "Cache-Control", "no-cache")
+	h := newCompressHarness(t, o)
+	key := "http://" + h.srv.Listener.Addr().String() + "/nc"
+	var variants []*store.Entry
+	for i := range 4 {
+		h.clock.Advance(time.Second) // every refresh has a new timing
+		resp, body := h.get(t, "GET", "/nc", "Accept-Encoding", "br")
+		if resp.Header.Get("Content-Encoding") != "br" || body != page {
+			t.Fatalf("request %d: %q", i, resp.Header.Get("Content-Encoding"))
+		}
+		if i == 0 {
+			continue
+		}
+		if resp.Header.Get("X-Cache") != "RefreshHit from strata" {
+			t.Errorf("request %d: X-Cache %q", i, resp.Header.Get("X-Cache"))
+		}
+		src, ok := h.store.Get(key)
+		if !ok {
+			t.Fatal("source not stored")
+		}
+		v, ok := h.store.Get(compressedKey(src, "br"))
+		if !ok {
+			t.Fatalf("request %d: no br variant for the refreshed source", i)
+		}
+		variants = append(variants, v)
+	}
+	// Every carried variant shares the body compressed by the first refresh.
+	for i, v := range variants[1:] {
+		if &v.Body[0] != &variants[0].Body[0] {
+			t.Errorf("refresh %d compressed again", i+2)
+		}
+	}
+}

@@ -203,6 +203,9 @@ func (e *Edge) fetch(b *Behavior, r *http.Request, key string, stale *store.Entr
 		cancel()
 		res := e.refresh(out, key, stale, resp.Header, timing, epoch, mayStore)
 		res.epoch = epoch
+		if b.Compress && res.stored {
+			e.carryVariants(epoch, stale)
+		}
 		return res, nil
 	}
 

@@ -37,13 +37,13 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		age = httpcache.CurrentAge(stale.Timing, now)
 		if e.usable(stale, reqCC, age) {
 			e.cfg.Recorder.Request(b.Name, ResultHit)
-			e.serveEntry(w, r, stale, now, httpcache.CacheStatus{Hit: true}, e.xHit, enc)
+			e.serveEntry(w, r, stale, true, now, httpcache.CacheStatus{Hit: true}, e.xHit, enc)
 			return
 		}
 		if staleWhileRevalidate(stale, reqCC, age) {
 			e.revalidateInBackground(b, r, key, stale)
 			e.cfg.Recorder.Request(b.Name, ResultStale)
-			e.serveEntry(w, r, stale, now, httpcache.CacheStatus{Hit: true, Detail: "stale-while-revalidate"}, e.xStale, enc)
+			e.serveEntry(w, r, stale, true, now, httpcache.CacheStatus{Hit: true, Detail: "stale-while-revalidate"}, e.xStale, enc)
 			return
 		}
 		fwd = httpcache.FwdStale
@@ -77,7 +77,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.noteOriginError(b, err)
 		if ok && staleOnError(stale, reqCC, age, true) {
 			e.cfg.Recorder.Request(b.Name, ResultStale)
-			e.serveEntry(w, r, stale, now, httpcache.CacheStatus{Fwd: fwd, Detail: "stale-if-error"}, e.xStale, enc)
+			e.serveEntry(w, r, stale, true, now, httpcache.CacheStatus{Fwd: fwd, Detail: "stale-if-error"}, e.xStale, enc)
 			return
 		}
 		e.cfg.Recorder.Request(b.Name, ResultError)
@@ -93,12 +93,12 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			res.rest.Close()
 		}
 		e.cfg.Recorder.Request(b.Name, ResultStale)
-		e.serveEntry(w, r, stale, now, httpcache.CacheStatus{Fwd: fwd, FwdStatus: res.status, Detail: "stale-if-error"}, e.xStale, enc)
+		e.serveEntry(w, r, stale, true, now, httpcache.CacheStatus{Fwd: fwd, FwdStatus: res.status, Detail: "stale-if-error"}, e.xStale, enc)
 		return
 	}
 	if res.refreshed != nil {
 		e.cfg.Recorder.Request(b.Name, ResultRefreshHit)
-		e.serveEntry(w, r, res.refreshed, now, httpcache.CacheStatus{Fwd: fwd, FwdStatus: http.StatusNotModified, Stored: res.stored, Collapsed: collapsed, Detail: res.reason}, e.xRHit, enc)
+		e.serveEntry(w, r, res.refreshed, false, now, httpcache.CacheStatus{Fwd: fwd, FwdStatus: http.StatusNotModified, Stored: res.stored, Collapsed: collapsed, Detail: res.reason}, e.xRHit, enc)
 		return
 	}
 	result, xcache := ResultMiss, e.xMiss

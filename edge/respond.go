@@ -18,11 +18,12 @@ import (
 
 // serveEntry writes a stored response, or its compressed variant for
 // coding enc (see encoding.go; "" when the behavior does not compress).
-func (e *Edge) serveEntry(w http.ResponseWriter, r *http.Request, en *store.Entry, now time.Time, cs httpcache.CacheStatus, xcache, enc string) {
+// stored says whether en is the stored copy or one rebuilt from it.
+func (e *Edge) serveEntry(w http.ResponseWriter, r *http.Request, en *store.Entry, stored bool, now time.Time, cs httpcache.CacheStatus, xcache, enc string) {
 	src := en // freshness and age are the source's
 	vary := enc != "" && e.compressible(en.Status, en.Header, int64(len(en.Body)))
 	if vary && enc != compress.Identity {
-		if v := e.variantOf(en, enc); v != nil {
+		if v := e.variantOf(en, enc, stored); v != nil {
 			en = v
 		}
 	}
