@@ -35,6 +35,14 @@
 //     stale-if-error, a disconnected origin) and never past
 //     must-revalidate, proxy-revalidate or no-cache.
 //
+//   - With Behavior.Compress, clients get br, zstd or gzip as their
+//     Accept-Encoding prefers (encoding.go). Each stored response is
+//     compressed at most once per coding and the variant stored beside it,
+//     reached by every purge that reaches the response; compressed hits do
+//     no compression work. Every response whose representation depends on
+//     Accept-Encoding says so in Vary, and variants have their own (weak)
+//     ETags.
+//
 //   - Collapsed waiters get a shareable response as soon as its headers
 //     arrive and stream its body as it is read (fill.go); memory per fetch
 //     is bounded by MaxObjectSize. Objects above MaxObjectSize are streamed
