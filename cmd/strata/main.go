@@ -48,6 +48,8 @@ Usage:
   strata purge       the same, and wait until every live edge node has applied it
   strata sign-url    sign a URL or cookies for the edge's signed-URL check, or make a key pair
   strata bench       load the catalog through the edge, update prices, and count stale reads
+  strata check-config   validate distribution files and print every problem
+  strata config import-cloudfront   turn a CloudFront distribution config into a distribution file
   strata version     print the version
 
 Run 'strata COMMAND -h' for a command's flags.
@@ -73,6 +75,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runSignURL(ctx, rest, stdout, stderr)
 	case "bench":
 		return runBench(ctx, rest, stdout, stderr)
+	case "check-config":
+		return runCheckConfig(ctx, rest, stdout, stderr)
+	case "config":
+		return runConfig(ctx, rest, stdout, stderr)
 	case "version", "-version", "--version":
 		return runVersion(stdout)
 	case "help", "-h", "-help", "--help":
