@@ -118,10 +118,10 @@ func (d *DB) pgLeader(ctx context.Context, name string) (Leadership, error) {
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			if err == nil {
-				err = ctx.Err()
+			if err != nil {
+				return nil, fmt.Errorf("db: leader %s: %w (last attempt: %v)", name, ctx.Err(), err)
 			}
-			return nil, fmt.Errorf("db: leader %s: %w", name, err)
+			return nil, fmt.Errorf("db: leader %s: %w", name, ctx.Err())
 		case <-t.C:
 		}
 	}
