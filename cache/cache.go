@@ -765,6 +765,12 @@ func (c *Cache[V]) InvalidateAll(ctx context.Context, version uint64) error {
 	return nil
 }
 
+// DropL1 forgets every L1 entry and refuses the fills of loads already
+// under way, leaving L2 alone: for an instance that missed invalidations
+// it cannot replay (its bus subscription lost events), whose L1 may be
+// stale while L2, kept by the relay, is not.
+func (c *Cache[V]) DropL1() { c.l1.drop() }
+
 // Len returns the approximate number of L1 entries.
 func (c *Cache[V]) Len() int { return c.l1.Len() }
 

@@ -35,17 +35,17 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Close() })
-	if seeded, err := Seed(ctx, d); err != nil || !seeded {
+	if seeded, err := Seed(ctx, d, 0); err != nil || !seeded {
 		t.Fatalf("Seed = %v, %v", seeded, err)
 	}
-	if seeded, _ := Seed(ctx, d); seeded {
+	if seeded, _ := Seed(ctx, d, 0); seeded {
 		t.Error("Seed seeded a non-empty catalog")
 	}
 	bus := inval.NewMemory(nil)
 	t.Cleanup(func() { bus.Close() })
 	tracker := inval.NewTracker(bus)
 	t.Cleanup(func() { tracker.Close() })
-	relay, err := inval.NewRelay(inval.RelayConfig{Outbox: db.Outbox{DB: d}, Publisher: tracker})
+	relay, err := inval.NewRelay(ctx, inval.RelayConfig{Outbox: db.Outbox{DB: d}, Publisher: tracker})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,4 +260,26 @@ func FuzzPutProduct(f *testing.F) {
 			t.Fatalf("PUT %q %q: status %d %s", id, body, rec.Code, rec.Body)
 		}
 	})
+}
+
+// Seed with n above the samples generates products up to n, each with its
+// outbox row.
+func TestSeedGenerates(t *testing.T) {
+	ctx := context.Background()
+	d, err := db.OpenSQLite(ctx, filepath.Join(t.TempDir(), "strata.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if seeded, err := Seed(ctx, d, 100); err != nil || !seeded {
+		t.Fatalf("Seed = %v, %v", seeded, err)
+	}
+	var n, distinct int
+	d.QueryRow(`SELECT COUNT(*), COUNT(DISTINCT sku) FROM products`).Scan(&n, &distinct)
+	if n != 100 || distinct != 100 {
+		t.Errorf("%d products, %d distinct SKUs; want 100", n, distinct)
+	}
+	if last, _ := (db.Outbox{DB: d}).Last(ctx); last < 100 {
+		t.Errorf("outbox at %d after seeding 100 products", last)
+	}
 }

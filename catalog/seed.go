@@ -26,14 +26,14 @@ var sampleProducts = []struct {
 	{"STR-012", "Outbox Tray", "Stackable letter tray", 1599, 40},
 }
 
-// Seed inserts the sample products when the catalog is empty and reports
-// whether it did.
-func Seed(ctx context.Context, d *db.DB) (bool, error) {
-	var n int
-	if err := d.QueryRowContext(ctx, `SELECT COUNT(*) FROM products`).Scan(&n); err != nil {
+// Seed fills an empty catalog — the sample products, then generated ones
+// up to n products in all (for benchmarks) — and reports whether it did.
+func Seed(ctx context.Context, d *db.DB, n int) (bool, error) {
+	var count int
+	if err := d.QueryRowContext(ctx, `SELECT COUNT(*) FROM products`).Scan(&count); err != nil {
 		return false, fmt.Errorf("catalog: seed: %w", err)
 	}
-	if n > 0 {
+	if count > 0 {
 		return false, nil
 	}
 	tx, err := d.BeginTx(ctx, nil)
@@ -41,10 +41,15 @@ func Seed(ctx context.Context, d *db.DB) (bool, error) {
 		return false, fmt.Errorf("catalog: seed: %w", err)
 	}
 	defer tx.Rollback()
+	insert := d.Rebind(`INSERT INTO products (sku, name, description, price_cents, stock) VALUES (?, ?, ?, ?, ?)`)
 	for _, p := range sampleProducts {
-		if _, err := tx.ExecContext(ctx,
-			`INSERT INTO products (sku, name, description, price_cents, stock) VALUES (?, ?, ?, ?, ?)`,
-			p.sku, p.name, p.desc, p.price, p.stock); err != nil {
+		if _, err := tx.ExecContext(ctx, insert, p.sku, p.name, p.desc, p.price, p.stock); err != nil {
+			return false, fmt.Errorf("catalog: seed: %w", err)
+		}
+	}
+	for i := len(sampleProducts) + 1; i <= n; i++ {
+		if _, err := tx.ExecContext(ctx, insert, fmt.Sprintf("GEN-%07d", i), fmt.Sprintf("Generated product %d", i),
+			"Generated for benchmarks", 100+(i*7919)%99900, 10+(i*31)%990); err != nil {
 			return false, fmt.Errorf("catalog: seed: %w", err)
 		}
 	}

@@ -147,6 +147,14 @@ func (s *Service) Invalidate(ctx context.Context, version uint64, names ...strin
 		s.summary.Invalidate(ctx, version, names...))
 }
 
+// DropLocal forgets what this instance's L1 caches hold (see
+// cache.Cache.DropL1), for an instance that missed invalidations.
+func (s *Service) DropLocal() {
+	s.products.DropL1()
+	s.pages.DropL1()
+	s.summary.DropL1()
+}
+
 // Close stops the caches' background work.
 func (s *Service) Close() {
 	for i := len(s.closers) - 1; i >= 0; i-- {

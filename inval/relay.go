@@ -122,8 +122,10 @@ type Relay struct {
 // ErrRelayConfig is returned by NewRelay for a config it cannot run.
 var ErrRelayConfig = errors.New("inval: relay config")
 
-// NewRelay returns a relay; it reads its cursor on its first Sync.
-func NewRelay(cfg RelayConfig) (*Relay, error) {
+// NewRelay returns a relay positioned at its cursor; a cursor that holds
+// nothing is set to the outbox's last row now, so that rows committed from
+// here on are all relayed.
+func NewRelay(ctx context.Context, cfg RelayConfig) (*Relay, error) {
 	if cfg.Outbox == nil || cfg.Publisher == nil {
 		return nil, fmt.Errorf("%w: Outbox and Publisher are required", ErrRelayConfig)
 	}
@@ -145,7 +147,11 @@ func NewRelay(cfg RelayConfig) (*Relay, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Relay{cfg: cfg}, nil
+	r := &Relay{cfg: cfg}
+	if err := r.load(ctx); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // Position returns the last outbox sequence this relay published (or found

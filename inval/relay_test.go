@@ -82,7 +82,7 @@ func newRelayEnv(t *testing.T) *relayEnv {
 func (e *relayEnv) relay(t *testing.T, cfg RelayConfig) *Relay {
 	t.Helper()
 	cfg.Outbox, cfg.Publisher = e.ob, e.tracker
-	r, err := NewRelay(cfg)
+	r, err := NewRelay(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func row(v uint64, keys ...string) Event {
 	return Event{Version: v, Keys: keys, Tags: keys, Paths: []string{"/p/" + keys[0]}, Time: time.Unix(int64(v), 0)}
 }
 
-// A relay starts after the rows that exist when it first syncs (its cursor
+// A relay starts after the rows that exist when it is made (its cursor
 // is empty), coalesces what comes later into one invalidation per batch —
 // each key once — with the range of versions it covers, and prunes.
 func TestRelayCoalescesAndCovers(t *testing.T) {

@@ -85,27 +85,31 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	edgeAddr := fs.String("edge-addr", ":8080", "edge address: what clients connect to")
 	apiAddr := fs.String("api-addr", "127.0.0.1:8081", "catalog API origin address")
 	siteDir := fs.String("site-dir", "", "serve this directory as the static origin instead of the embedded sample site")
-	apiMaxAge := fs.Duration("api-max-age", time.Minute, "max-age the API gives cacheable responses")
-	cacheTTL := fs.Duration("cache-ttl", 5*time.Minute, "how long the API's application cache keeps values")
+	dsn := fs.String("db", "", "database: a SQLite file path, or postgres://user@host/db (default DATA_DIR/strata.db)")
+	var apf apiFlags
+	apf.register(fs)
 	redisURL := fs.String("redis", "", "Redis URL for the application cache's shared L2 (redis://, rediss://, unix://, redis://host?master_set=NAME for Sentinel, comma-separated host:port list for Cluster); empty: L1 only")
 	ef, af, logger, err := parseNodeFlags(fs, args, stderr)
 	if err != nil {
 		return err
 	}
-	if *apiMaxAge < 0 || *cacheTTL < 0 {
-		return fmt.Errorf("%w: serve: durations must not be negative", errUsage)
+	if err := apf.check("serve"); err != nil {
+		return err
 	}
 
 	siteHandler, err := site.New(site.Config{Dir: *siteDir})
 	if err != nil {
 		return err
 	}
-	database, err := db.OpenSQLite(ctx, filepath.Join(af.dataDir, "strata.db"))
+	if *dsn == "" {
+		*dsn = filepath.Join(af.dataDir, "strata.db")
+	}
+	database, err := db.Open(ctx, *dsn)
 	if err != nil {
 		return err
 	}
 	defer database.Close()
-	seeded, err := catalog.Seed(ctx, database)
+	seeded, err := catalog.Seed(ctx, database, apf.seedProducts)
 	if err != nil {
 		return err
 	}
@@ -132,7 +136,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// the admin API lists them with their commit-to-completion times.
 	tracker := inval.NewTrackerWith(bus, inval.TrackerOptions{Logger: logger, OnComplete: metrics.InvalidationCompleted})
 	defer tracker.Close()
-	relay, err := inval.NewRelay(inval.RelayConfig{Outbox: db.Outbox{DB: database}, Publisher: tracker, Logger: logger})
+	relay, err := inval.NewRelay(ctx, inval.RelayConfig{Outbox: db.Outbox{DB: database, Logger: logger}, Publisher: tracker,
+		Retention: apf.retention, Logger: logger})
 	if err != nil {
 		closeAll(ls)
 		return err
@@ -149,8 +154,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Redis:         redisClient,
 		Repo:          catalog.SQLRepo{DB: database},
 		AdminToken:    token,
-		MaxAge:        *apiMaxAge,
-		CacheTTL:      *cacheTTL,
+		MaxAge:        apf.maxAge,
+		CacheTTL:      apf.cacheTTL,
 		CacheRecorder: metrics.Cache(),
 		Logger:        logger,
 		AfterWrite: func(ctx context.Context) (uint64, error) {
@@ -205,9 +210,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// The relay stops before the deferred closes of the bus and database run.
 	relayCtx, stopRelay := context.WithCancel(ctx)
 	relayDone := make(chan struct{})
+	// Woken by PostgreSQL's notifications (other clients' writes); this
+	// process's own writes Sync in AfterWrite.
+	wake, err := database.Notifications(relayCtx)
+	if err != nil {
+		stopRelay()
+		closeAll(ls)
+		return err
+	}
 	go func() {
 		defer close(relayDone)
-		relay.Run(relayCtx, nil, time.Second)
+		relay.Run(relayCtx, wake, apf.relayPoll)
 	}()
 	defer func() {
 		stopRelay()
