@@ -195,10 +195,6 @@ type collector struct {
 	errs []Error
 }
 
-func (c *collector) add(pos Pos, format string, args ...any) {
-	c.errs = append(c.errs, Error{Pos: pos, Msg: fmt.Sprintf(format, args...)})
-}
-
 // report records err against node in ctx's collector and returns nil, so
 // decoding goes on; without a collector it returns err.
 func report(ctx context.Context, node ast.Node, err error) error {
