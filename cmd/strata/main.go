@@ -44,6 +44,7 @@ const usage = `strata: a self-hostable multi-tier content cache
 Usage:
   strata serve       run the edge, static site, catalog API and admin API in one process
   strata edge        run an edge node in front of one origin
+  strata api         run a scale-out catalog API instance on a shared database and Redis
   strata invalidate  invalidate URLs, paths, surrogate keys or everything on a running Strata
   strata purge       the same, and wait until every live edge node has applied it
   strata sign-url    sign a URL or cookies for the edge's signed-URL check, or make a key pair
@@ -65,6 +66,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch cmd {
 	case "serve":
 		return runServe(ctx, rest, stdout, stderr)
+	case "api":
+		return runAPI(ctx, rest, stdout, stderr)
 	case "edge":
 		return runEdge(ctx, rest, stdout, stderr)
 	case "invalidate":
