@@ -30,6 +30,10 @@ type Result struct {
 	// because MaxUpdatesInFlight PUTs were already running;
 	// InvalidationsPending the PUTs that answered "X-Invalidation: pending".
 	Updates, UpdatesSkipped, InvalidationsPending int64
+	// UpdatesWithoutDataVersion counts acknowledged updates whose PUT
+	// carried no X-Data-Version: their invalidation records cannot be
+	// found (and with strata serve, such a write was not relayed).
+	UpdatesWithoutDataVersion int64
 
 	// DatabaseLoads is the growth of the database-load counter over the
 	// run (OffloadSource "metrics"); 0 when it was not measured.
@@ -124,6 +128,7 @@ func (r Result) SummaryLine() string {
 		"invalidation_source=" + r.InvalidationSource,
 		"updates_skipped=" + strconv.FormatInt(r.UpdatesSkipped, 10),
 		"invalidations_pending=" + strconv.FormatInt(r.InvalidationsPending, 10),
+		"updates_without_data_version=" + strconv.FormatInt(r.UpdatesWithoutDataVersion, 10),
 		"products=" + strconv.Itoa(r.Products),
 		"duration_s=" + strconv.FormatFloat(r.Duration.Seconds(), 'f', 3, 64),
 		"interrupted=" + strconv.FormatBool(r.Interrupted),
@@ -170,7 +175,8 @@ func (r Result) WriteReport(w io.Writer) error {
 	default:
 		p("  offload    %s: edge hits only, a lower bound (no database-load metrics)", ratio(r.Offload))
 	}
-	p("updates      %d (%d skipped: too many in flight; %d answered X-Invalidation: pending)", r.Updates, r.UpdatesSkipped, r.InvalidationsPending)
+	p("updates      %d (%d skipped: too many in flight; %d answered X-Invalidation: pending; %d without X-Data-Version)",
+		r.Updates, r.UpdatesSkipped, r.InvalidationsPending, r.UpdatesWithoutDataVersion)
 	p("  invalidation p50 %s ms, p99 %s ms (from %s: %d records, %d PUT round trips, %d unknown)",
 		ms(r.InvalidationP50), ms(r.InvalidationP99), r.InvalidationSource, r.InvalidationsFromRecords, r.InvalidationsFromPuts, r.InvalidationsUnknown)
 	p("stale reads  %d after invalidation completed, %d before", r.StaleAfterComplete, r.StaleBeforeComplete)

@@ -81,6 +81,7 @@ type run struct {
 	updates atomic.Int64
 	skipped atomic.Int64
 	pending atomic.Int64 // PUTs answered X-Invalidation: pending
+	noDV    atomic.Int64 // PUTs answered without a data version
 	// versioned: some invalidation record said which data versions it
 	// covers, so waiting for records is worth it.
 	versioned atomic.Bool
@@ -194,6 +195,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		res.ReadMax = -1
 	}
 	res.Updates, res.UpdatesSkipped, res.InvalidationsPending = r.updates.Load(), r.skipped.Load(), r.pending.Load()
+	res.UpdatesWithoutDataVersion = r.noDV.Load()
 	res.StaleAfterComplete, res.StaleBeforeComplete, res.StaleUnclassified, res.StaleExamples = r.k.finish()
 	inv, fromRecords, fromPuts, unknown := r.k.invalidationLatencies()
 	res.InvalidationP50, res.InvalidationP99 = inv.quantile(0.5), inv.quantile(0.99)
@@ -295,6 +297,9 @@ func (r *run) update(ctx context.Context, id, cents int64) {
 	r.updates.Add(1)
 	if u.pending {
 		r.pending.Add(1)
+	}
+	if u.dataVersion == 0 {
+		r.noDV.Add(1)
 	}
 }
 
