@@ -26,6 +26,20 @@ type Config struct {
 	// Inventory serves GET /cache/inventory (the application cache's hot
 	// keys and the triggers that invalidate them); nil answers 404.
 	Inventory http.Handler
+	// Reload re-reads the process's configuration file, for POST
+	// /config/reload; nil answers 404 (the process has no file to reload).
+	// The context carries the caller (see Caller). An *InvalidConfigError
+	// answers 400 with every problem; the hook must then leave the running
+	// configuration as it was.
+	Reload func(ctx context.Context) (ReloadSummary, error)
+	// Explain says how the edge would handle a request, for GET /explain:
+	// the handler builds the request from the query and answers the result
+	// as JSON; nil answers 404.
+	Explain func(r *http.Request) any
+	// KeyCardinality reports how many cache keys the edge holds and what
+	// makes them many, for GET /cache/key-cardinality, answered as JSON;
+	// nil answers 404.
+	KeyCardinality func() any
 	// Logger receives the call log and internal errors. Default
 	// slog.Default().
 	Logger *slog.Logger
@@ -50,6 +64,7 @@ type Config struct {
 var (
 	errUnauthorized = errors.New("admin: missing or wrong bearer token")
 	errBadRequest   = errors.New("admin: bad request")
+	errNotFound     = errors.New("admin: not found")
 )
 
 // rateLimitedError answers 429 with Retry-After.
@@ -141,6 +156,15 @@ func New(cfg Config) (http.Handler, error) {
 		cfg.Inventory.ServeHTTP(w, r)
 		return nil
 	}))
+	h.mux.Handle("POST /config/reload", h.auth(slog.LevelInfo, h.reload))
+	h.mux.Handle("GET /explain", h.auth(slog.LevelDebug, h.explain))
+	h.mux.Handle("GET /cache/key-cardinality", h.auth(slog.LevelDebug, func(w http.ResponseWriter, r *http.Request, _ *callLog) error {
+		if cfg.KeyCardinality == nil {
+			return fmt.Errorf("%w: this process reports no key cardinality", errNotFound)
+		}
+		writeJSON(w, http.StatusOK, cfg.KeyCardinality())
+		return nil
+	}))
 	h.mux.Handle("POST /invalidations", h.auth(slog.LevelInfo, h.createInvalidation))
 	h.mux.Handle("POST /purge", h.auth(slog.LevelInfo, h.purge))
 	h.mux.Handle("GET /invalidations", h.auth(slog.LevelDebug, h.listInvalidations))
@@ -220,8 +244,19 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		maxErr  *http.MaxBytesError
 		rateErr *rateLimitedError
 		waitErr *notCompletedError
+		cfgErr  *InvalidConfigError
 	)
 	switch {
+	case errors.As(err, &cfgErr):
+		writeJSON(w, http.StatusBadRequest, struct {
+			Reloaded bool            `json:"reloaded"`
+			Error    string          `json:"error"`
+			Source   string          `json:"source,omitempty"`
+			Errors   []ConfigProblem `json:"errors"`
+		}{false, cfgErr.Error(), cfgErr.Source, cfgErr.Problems})
+		return
+	case errors.Is(err, errNotFound):
+		status = http.StatusNotFound
 	case errors.Is(err, errUnauthorized):
 		status = http.StatusUnauthorized
 		w.Header().Set("WWW-Authenticate", `Bearer realm="strata-admin"`)

@@ -10,6 +10,14 @@
 //	                               ?wait=30s blocks until Completed (or the wait ends)
 //	POST /purge?wait=30s           the body of POST /invalidations; answers 200 once
 //	                               Completed, 504 with the invalidation if the wait ends first
+//	POST /config/reload            re-read the configuration file (Config.Reload): 200
+//	                               {"reloaded": true, "behaviors": N, "source": FILE}; 400 with
+//	                               every problem and its position, the old configuration staying
+//	GET  /explain?url=URL&header=Name:value&method=GET
+//	                               how the edge would handle that request (Config.Explain)
+//	GET  /cache/key-cardinality    how many keys the edge holds and why (Config.KeyCardinality)
+//
+// The last three answer 404 when their hook is nil.
 //
 // Every route but /healthz needs "Authorization: Bearer TOKEN"; a missing or
 // wrong token gets 401 and is compared in constant time. Bodies are limited
