@@ -147,6 +147,16 @@ func (s *Service) Invalidate(ctx context.Context, version uint64, names ...strin
 		s.summary.Invalidate(ctx, version, names...))
 }
 
+// InvalidateAll empties every cache of the service, in every tier, and
+// refuses fills read before version: for a change that does not say what
+// it changed.
+func (s *Service) InvalidateAll(ctx context.Context, version uint64) error {
+	return errors.Join(
+		s.products.InvalidateAll(ctx, version),
+		s.pages.InvalidateAll(ctx, version),
+		s.summary.InvalidateAll(ctx, version))
+}
+
 // DropLocal forgets what this instance's L1 caches hold (see
 // cache.Cache.DropL1), for an instance that missed invalidations.
 func (s *Service) DropLocal() {

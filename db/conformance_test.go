@@ -398,7 +398,8 @@ func testMalformedRows(t *testing.T, env dbtest.Env) {
 		{table: "products", pk: "7"},                             // no keys, no tags
 		{table: "mystery", pk: "x"},                              // unknown table, no keys
 		{table: "products", pk: "8", keys: "product:8 products"}, // no tags
-		{}, // nothing at all
+		{},                  // nothing at all
+		{table: "products"}, // a cached table, but no key: which rows?
 	}
 	if env.Dialect == db.SQLite {
 		rows = append(rows, raw{table: "products", pk: "9", keys: "product:9 products", tags: "product:9 products", badTime: true})
@@ -428,6 +429,7 @@ func testMalformedRows(t *testing.T, env dbtest.Env) {
 		{"mystery"},
 		{"product:8", "products"},
 		nil,
+		{"products"},
 		{"product:9", "products"},
 	}
 	for i := range rows {
@@ -437,11 +439,18 @@ func testMalformedRows(t *testing.T, env dbtest.Env) {
 		}
 		keys, tags := slices.Sorted(slices.Values(ev.Keys)), slices.Sorted(slices.Values(ev.Tags))
 		w := slices.Sorted(slices.Values(want[i]))
-		if !slices.Equal(keys, w) || !slices.Equal(tags, w) {
-			t.Errorf("event %d: keys %v tags %v, want %v", i, ev.Keys, ev.Tags, w)
+		// Rows that do not say which rows changed empty every cache:
+		// All (edges, which takes no tags) and Flush (application caches).
+		all := rows[i].keys == "" && (rows[i].table == "" || rows[i].table == "products" && rows[i].pk == "")
+		wantTags := w
+		if all {
+			wantTags = nil
 		}
-		if all := rows[i].table == "" && rows[i].keys == ""; ev.All != all {
-			t.Errorf("event %d: All = %v", i, ev.All)
+		if !slices.Equal(keys, w) || !slices.Equal(tags, wantTags) {
+			t.Errorf("event %d: keys %v tags %v, want %v and %v", i, ev.Keys, ev.Tags, w, wantTags)
+		}
+		if ev.All != all || ev.Flush != all {
+			t.Errorf("event %d: All = %v, Flush = %v; want %v", i, ev.All, ev.Flush, all)
 		}
 		if rows[i].table != "" && ev.By != "outbox:"+rows[i].table+":"+rows[i].pk {
 			t.Errorf("event %d: By = %q", i, ev.By)

@@ -35,10 +35,12 @@ var tableKeys = map[string]func(pk string) []string{
 //
 // A malformed row (no keys or no tags, an unreadable created_at, NULLs) is
 // never skipped: it becomes an event that invalidates conservatively, with
-// the table's name (which every cache entry and edge response of the table
-// carries as a tag) and, when the primary key is known, the row's keys added
-// to Keys and Tags; a row naming no table and no keys purges every edge
-// (All). Each is logged with its sequence, table, primary key and reason.
+// the table's name (which tags the table's lists) and, when the primary key is known, the row's keys added
+// to Keys and Tags. A row that does not say which rows changed — no table
+// and no keys, or a cached table without a primary key — empties every
+// cache instead (All and Flush): not every entry of a table carries its
+// name (a product is tagged product:ID only). Each is logged with its
+// sequence, table, primary key and reason.
 func (o Outbox) After(ctx context.Context, after uint64, limit int) ([]inval.Event, error) {
 	rows, err := o.DB.QueryContext(ctx, o.DB.Rebind(
 		`SELECT seq, table_name, pk, keys, tags, paths, created_at FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?`),
@@ -112,9 +114,14 @@ func (o Outbox) event(ctx context.Context, r outboxRow) inval.Event {
 		}
 	}
 	level := slog.LevelWarn
-	if len(ev.Keys) == 0 && len(ev.Tags) == 0 && len(ev.Paths) == 0 {
-		// Nothing says what changed: purge every edge.
-		ev.All = true
+	_, known := tableKeys[table]
+	if (known && pk == "") || (len(ev.Keys) == 0 && len(ev.Tags) == 0 && len(ev.Paths) == 0) {
+		// Nothing says which rows changed (or which table): a cached
+		// table's entries are not all tagged with its name (a product
+		// carries only product:ID), so empty every edge and application
+		// cache.
+		ev.All, ev.Flush = true, true
+		ev.Tags, ev.Paths = nil, nil // All takes no other edge selector
 		level = slog.LevelError
 	}
 	o.logger().Log(ctx, level, "db: malformed outbox row, invalidating conservatively",

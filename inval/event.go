@@ -27,6 +27,10 @@ type Event struct {
 	// All purges everything in every edge (and, with Keys empty, nothing
 	// in the application caches).
 	All bool
+	// Flush empties the application caches: entries read before Version
+	// are dropped in every tier (an outbox row that does not say what it
+	// changed).
+	Flush bool
 	// Soft marks the matching edge entries stale instead of removing them:
 	// they are revalidated with the origin (and may be served stale under
 	// stale-while-revalidate / stale-if-error) rather than refetched.

@@ -220,7 +220,7 @@ func (r *Relay) publish(ctx context.Context, ev Event, from uint64) error {
 		}
 	}
 	inv, err := r.cfg.Publisher.Create(ctx, Request{
-		Keys: ev.Keys, Tags: ev.Tags, Paths: ev.Paths, All: ev.All,
+		Keys: ev.Keys, Tags: ev.Tags, Paths: ev.Paths, All: ev.All, Flush: ev.Flush,
 		FromVersion: from, Version: ev.Version, Time: ev.Time, By: ev.By,
 		CallerReference: "outbox:" + strconv.FormatUint(from, 10) + "-" + strconv.FormatUint(ev.Version, 10),
 	})
@@ -282,6 +282,7 @@ func coalesce(evs []Event) Event {
 		out.Tags = add(out.Tags, 't', ev.Tags)
 		out.Paths = add(out.Paths, 'p', ev.Paths)
 		out.All = out.All || ev.All
+		out.Flush = out.Flush || ev.Flush
 	}
 	if out.All {
 		out.Tags, out.Paths = nil, nil // All takes no other edge selector

@@ -319,3 +319,19 @@ func TestRelayConcurrentSync(t *testing.T) {
 		t.Errorf("published %+v; want one event for rows 1-8", evs)
 	}
 }
+
+// A flush (an outbox row that does not say what changed) survives
+// coalescing and publication, with All, and reaches subscribers.
+func TestRelayFlush(t *testing.T) {
+	e := newRelayEnv(t)
+	r := e.relay(t, RelayConfig{Cursor: &MemoryCursor{ok: true}})
+	e.ob.add(row(1, "a"), Event{Version: 2, Keys: []string{"products"}, All: true, Flush: true})
+	inv, err := r.Sync(context.Background())
+	if err != nil || !inv.Flush || !inv.All || len(inv.Tags) != 0 {
+		t.Fatalf("Sync = %+v, %v; want a flush with All and no tags", inv, err)
+	}
+	e.bus.WaitAcked(context.Background(), inv.Seq)
+	if evs := e.events(); len(evs) != 1 || !evs[0].Flush || !evs[0].All || evs[0].Version != 2 {
+		t.Errorf("subscriber got %+v", evs)
+	}
+}

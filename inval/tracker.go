@@ -29,6 +29,7 @@ type Invalidation struct {
 	URLs            []string `json:"urls,omitempty"`
 	Tags            []string `json:"tags,omitempty"`
 	All             bool     `json:"all,omitempty"`
+	Flush           bool     `json:"flush,omitempty"`
 	Soft            bool     `json:"soft,omitempty"`
 	// Keys are application-cache keys and tags (database changes).
 	Keys []string `json:"keys,omitempty"`
@@ -87,6 +88,8 @@ type Request struct {
 
 	// Keys are application-cache keys and tags to invalidate.
 	Keys []string
+	// Flush empties the application caches (see Event.Flush).
+	Flush bool
 	// FromVersion and Version are the data versions (outbox sequences)
 	// the request covers; caches refuse fills read before Version.
 	FromVersion, Version uint64
@@ -135,9 +138,11 @@ func (r Request) Items() int {
 func (r Request) Validate() error {
 	n := len(r.Paths) + len(r.URLs) + len(r.Tags)
 	switch {
+	case r.Flush && r.Version == 0:
+		return fmt.Errorf("%w: flush needs a data version", ErrInvalid)
 	case r.All && n > 0:
 		return fmt.Errorf("%w: all invalidates everything; give it no paths, urls or tags", ErrInvalid)
-	case !r.All && n == 0 && len(r.Keys) == 0:
+	case !r.All && !r.Flush && n == 0 && len(r.Keys) == 0:
 		return fmt.Errorf("%w: no paths, urls or tags (or all)", ErrInvalid)
 	case n+len(r.Keys) > MaxPaths:
 		return fmt.Errorf("%w: %d paths, urls and tags; at most %d in one invalidation", ErrInvalid, n, MaxPaths)
@@ -323,7 +328,7 @@ func (t *Tracker) Create(ctx context.Context, req Request) (Invalidation, error)
 	}
 	inv := Invalidation{ID: newID(), CallerReference: req.CallerReference,
 		Paths: req.Paths, URLs: req.URLs, Tags: req.Tags, All: req.All, Soft: req.Soft, By: req.By,
-		Keys: req.Keys, FromVersion: req.FromVersion, Version: req.Version,
+		Keys: req.Keys, Flush: req.Flush, FromVersion: req.FromVersion, Version: req.Version,
 		CreateTime: created.UTC()}
 	for {
 		stored, created, err := t.store.Create(ctx, inv)
@@ -441,13 +446,13 @@ func (t *Tracker) watch(id string, seq uint64) {
 
 // event is the bus event of inv.
 func (inv Invalidation) event() Event {
-	return Event{Paths: inv.Paths, URLs: inv.URLs, Tags: inv.Tags, Keys: inv.Keys, Version: inv.Version,
+	return Event{Paths: inv.Paths, URLs: inv.URLs, Tags: inv.Tags, Keys: inv.Keys, Flush: inv.Flush, Version: inv.Version,
 		All: inv.All, Soft: inv.Soft, By: inv.By, Time: inv.CreateTime}
 }
 
 func sameBatch(a, b Invalidation) bool {
 	return slices.Equal(a.Paths, b.Paths) && slices.Equal(a.URLs, b.URLs) && slices.Equal(a.Tags, b.Tags) &&
-		slices.Equal(a.Keys, b.Keys) && a.All == b.All && a.Soft == b.Soft &&
+		slices.Equal(a.Keys, b.Keys) && a.All == b.All && a.Flush == b.Flush && a.Soft == b.Soft &&
 		a.FromVersion == b.FromVersion && a.Version == b.Version
 }
 

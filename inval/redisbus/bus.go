@@ -351,6 +351,7 @@ type wireEvent struct {
 	Paths   []string  `json:"paths,omitempty"`
 	URLs    []string  `json:"urls,omitempty"`
 	All     bool      `json:"all,omitempty"`
+	Flush   bool      `json:"flush,omitempty"`
 	Soft    bool      `json:"soft,omitempty"`
 	By      string    `json:"by,omitempty"`
 	Time    time.Time `json:"time"`
@@ -358,7 +359,7 @@ type wireEvent struct {
 
 func encodeEvent(ev inval.Event) (string, error) {
 	b, err := json.Marshal(wireEvent{Version: ev.Version, Keys: ev.Keys, Tags: ev.Tags, Paths: ev.Paths, URLs: ev.URLs,
-		All: ev.All, Soft: ev.Soft, By: ev.By, Time: ev.Time})
+		All: ev.All, Flush: ev.Flush, Soft: ev.Soft, By: ev.By, Time: ev.Time})
 	return string(b), err
 }
 
@@ -368,7 +369,7 @@ func decodeEvent(s string) (inval.Event, error) {
 		return inval.Event{}, err
 	}
 	return inval.Event{Version: w.Version, Keys: w.Keys, Tags: w.Tags, Paths: w.Paths, URLs: w.URLs,
-		All: w.All, Soft: w.Soft, By: w.By, Time: w.Time}, nil
+		All: w.All, Flush: w.Flush, Soft: w.Soft, By: w.By, Time: w.Time}, nil
 }
 
 // parseID returns the sequence number of a stream ID "seq-0".
