@@ -1,7 +1,3 @@
-// Package dbtest runs one test body against every database dialect, on
-// real servers: SQLite in a temporary directory and PostgreSQL from
-// internal/testenv (skipped when PostgreSQL is not installed, unless
-// STRATA_INTEGRATION=require).
 package dbtest
 
 import (
