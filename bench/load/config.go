@@ -44,6 +44,10 @@ type Config struct {
 	// Concurrency is the number of concurrent readers, each reading in a
 	// loop. Default 8.
 	Concurrency int
+	// Warmup reads every product once through the edge before the run
+	// (neither counted nor timed), so offload and latency describe a warm
+	// cache rather than the first read of each product.
+	Warmup bool
 	// Seed seeds the choice of products and prices; equal seeds give
 	// equal sequences of choices.
 	Seed uint64

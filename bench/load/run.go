@@ -126,6 +126,13 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	r.perm = newPermutation(cfg.Seed, res.Products)
 
+	if cfg.Warmup {
+		if err := r.warmup(ctx, res.Products); err != nil {
+			return Result{}, fmt.Errorf("load: warming up: %w", err)
+		}
+		res.Notes = append(res.Notes, fmt.Sprintf("warmed up: read products 1..%d once before the run", res.Products))
+	}
+
 	loadsBefore := -1.0
 	if len(cfg.MetricsURLs) > 0 {
 		setup, cancel := context.WithTimeout(ctx, cfg.RequestTimeout)
@@ -331,4 +338,33 @@ func (r *run) pollLoop(ctx context.Context) {
 		}
 		r.k.recordsSeen(recs)
 	}
+}
+
+// warmup reads products 1..n once each through the edge, Concurrency at a
+// time, and returns the first error.
+func (r *run) warmup(ctx context.Context, n int) error {
+	ids := make(chan int64)
+	var wg sync.WaitGroup
+	var first atomic.Pointer[error]
+	for range r.cfg.Concurrency {
+		wg.Go(func() {
+			for id := range ids {
+				rctx, cancel := context.WithTimeout(ctx, r.cfg.RequestTimeout)
+				_, _, err := r.c.readProduct(rctx, id)
+				cancel()
+				if err != nil {
+					first.CompareAndSwap(nil, &err)
+				}
+			}
+		})
+	}
+	for id := int64(1); id <= int64(n) && first.Load() == nil && ctx.Err() == nil; id++ {
+		ids <- id
+	}
+	close(ids)
+	wg.Wait()
+	if err := first.Load(); err != nil {
+		return *err
+	}
+	return ctx.Err()
 }

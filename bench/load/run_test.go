@@ -277,3 +277,21 @@ func TestPickerPermutes(t *testing.T) {
 		t.Errorf("five seeds share the hottest product: %v", seen)
 	}
 }
+
+// Warmup reads every product before the run, and its loads are not
+// counted: on a catalog that never changes a product's load state, the
+// run's offload is then exactly 1.
+func TestRunWarmup(t *testing.T) {
+	f := newFake(40)
+	f.putWaits, f.dataVersions = true, true
+	res := runFake(t, f, Config{Products: 40, Warmup: true})
+	f.mu.Lock()
+	seen, loads := len(f.seen), f.loads
+	f.mu.Unlock()
+	if seen != 40 || loads != 40 {
+		t.Fatalf("after warming up, %d products seen and %d loads; want all 40", seen, loads)
+	}
+	if res.Offload != 1 || res.OffloadSource != "metrics" {
+		t.Errorf("offload %v from %s; want 1: warm-up loads are not the run's", res.Offload, res.OffloadSource)
+	}
+}

@@ -32,6 +32,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Float64Var(&cfg.Zipf, "zipf", 1.1, "Zipf exponent s of the product popularity, greater than 1 (larger: more skew)")
 	fs.Float64Var(&cfg.UpdateRate, "update-rate", 1, "price updates per second, may be fractional; 0: none")
 	fs.IntVar(&cfg.Concurrency, "concurrency", 8, "concurrent readers, each reading in a loop")
+	fs.BoolVar(&cfg.Warmup, "warmup", false, "read every product once through the edge before the run (not counted), to measure a warm cache")
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "seed of the product and price choices")
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
