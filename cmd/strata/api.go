@@ -214,7 +214,7 @@ func newAPIPipeline(ctx context.Context, database *db.DB, client rueidis.Client,
 	apply := func(ctx context.Context, ev inval.Event) error {
 		// L1 is invalidated whatever happens; the relay has written the
 		// L2 tombstones before publishing.
-		if err := p.svc.Invalidate(ctx, ev.Version, ev.Keys...); err != nil {
+		if err := applyToCatalog(ctx, p.svc, ev); err != nil {
 			logger.Warn("app cache: L2 invalidation deferred", "seq", ev.Seq, "err", err)
 		}
 		progress.Applied(ev)
@@ -237,7 +237,7 @@ func newAPIPipeline(ctx context.Context, database *db.DB, client rueidis.Client,
 		// L2 tombstones before the event is out, so no subscriber can
 		// refill L2 from a read older than the change after seeing it.
 		Apply: func(ctx context.Context, ev inval.Event) error {
-			return p.svc.Invalidate(ctx, ev.Version, ev.Keys...)
+			return applyToCatalog(ctx, p.svc, ev)
 		},
 	})
 	if err != nil {
@@ -261,4 +261,13 @@ func newAPIPipeline(ctx context.Context, database *db.DB, client rueidis.Client,
 	}()
 	p.closers = append(p.closers, func() { stopRelay(); <-relayDone })
 	return p, nil
+}
+
+// applyToCatalog applies an invalidation event to the catalog's caches:
+// its keys, or everything for a flush.
+func applyToCatalog(ctx context.Context, svc *catalog.Service, ev inval.Event) error {
+	if ev.Flush && ev.Version > 0 {
+		return svc.InvalidateAll(ctx, ev.Version)
+	}
+	return svc.Invalidate(ctx, ev.Version, ev.Keys...)
 }

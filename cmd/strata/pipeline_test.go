@@ -62,6 +62,8 @@ type invRecord struct {
 	Status  string   `json:"status"`
 	Keys    []string `json:"keys"`
 	Version uint64   `json:"version"`
+	All     bool     `json:"all"`
+	Flush   bool     `json:"flush"`
 	Nodes   []struct {
 		Node string `json:"node"`
 		Live bool   `json:"live"`
@@ -193,6 +195,23 @@ func TestScaleOutPipeline(t *testing.T) {
 	slices.Sort(acked)
 	if !slices.Equal(acked, []string{"api1", "api2", "edge1", "edge2"}) {
 		t.Errorf("acknowledged by %v, want every API instance and edge node", acked)
+	}
+	check(bases, 4242)
+
+	// A malformed outbox row (a cached table, no key: nothing says which
+	// rows changed) is not dropped: it empties every cache, and the rows
+	// after it are relayed as usual.
+	out := psql(t, dsn, "SELECT outbox_append('products', '', 0, '', '', '')") // returns the row's sequence
+	mv, err := strconv.ParseUint(out, 10, 64)
+	if err != nil {
+		t.Fatalf("psql output %q", out)
+	}
+	flush := waitInvalidation(t, edges[0].admin, mv)
+	if flush.Version != mv || !flush.Flush || !flush.All {
+		t.Errorf("invalidation of the malformed row: %+v; want a flush of everything at version %d", flush, mv)
+	}
+	if x, _ := edges[0].get(t, "/api/products/"+strconv.Itoa(id)); strings.HasPrefix(x, "Hit") {
+		t.Errorf("after the flush, edge1 still had the product (X-Cache %q)", x)
 	}
 	check(bases, 4242)
 
