@@ -6,23 +6,34 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/strata-cache/strata/edge/config"
+	"github.com/strata-cache/strata/edge/signed"
 	"github.com/strata-cache/strata/edge/store"
 )
 
-// Behavior routes requests whose path matches Pattern to Origin.
+// Behavior routes requests whose path matches Pattern to Origin, and says
+// how they are cached. A Behavior with only Pattern, Origin, Name and
+// Compress set behaves as the edge always has: the cache key is the URL as
+// sent, responses live as long as the origin says, and the origin gets the
+// client's request. The other fields are a CloudFront cache behavior's
+// (see FromConfig, which sets them from a distribution file, and
+// policy.go); each is off when zero.
 type Behavior struct {
 	// Pattern selects requests by URL path: "/api/*" matches every path that
 	// starts with "/api/" (and "/api" itself), "/x" matches exactly "/x", and
-	// "*" or "" matches everything (the default behavior).
+	// "*" or "" matches everything (the default behavior). Ignored when
+	// Path is set.
 	Pattern string
 	// Origin fetches responses; see URLOrigin and HandlerOrigin.
 	Origin http.RoundTripper
-	// Name labels the behavior in metrics and logs; it defaults to Pattern.
+	// Name labels the behavior in metrics and logs; it defaults to Pattern
+	// (or Path).
 	Name string
 	// Compress makes the edge compress responses for the clients that
 	// accept it (br, zstd or gzip, by Accept-Encoding), compressing each
@@ -31,7 +42,39 @@ type Behavior struct {
 	// "Compression".
 	Compress bool
 
-	index int // position in Config.Behaviors
+	// Path, when set, selects requests instead of Pattern, with
+	// CloudFront's semantics: `*` is any run of bytes, `?` one byte,
+	// matched against the escaped request path (r.URL.EscapedPath()).
+	Path *config.Pattern
+	// AllowedMethods are the methods the behavior accepts; others get 405
+	// with Allow. Zero: every method.
+	AllowedMethods config.Methods
+	// CachedMethods may add OPTIONS to the methods whose responses are
+	// cached (GET and HEAD always are).
+	CachedMethods config.Methods
+	// ViewerProtocol is allow-all (also ""), redirect-to-https (GET and
+	// HEAD over HTTP get 301 to https; other methods get 403) or https-only
+	// (403 over HTTP). The scheme is the connection's: r.TLS != nil.
+	ViewerProtocol config.ViewerProtocol
+	// CachePolicy, when set, makes the cache key scheme, host, path and
+	// the query parameters, headers and cookies the policy names; clamps
+	// lifetimes to its TTLs; and restricts what reaches the origin to the
+	// key's parts and what OriginRequestPolicy adds. Nil: the key is the
+	// URL as sent and the origin gets the client's request.
+	CachePolicy *config.CachePolicy
+	// OriginRequestPolicy adds headers, cookies and query parameters to
+	// what the origin gets beyond the cache key. Used with CachePolicy.
+	OriginRequestPolicy *config.OriginRequestPolicy
+	// ResponseHeaders are set on every response of the behavior, hits and
+	// misses, replacing the origin's fields of the same names.
+	ResponseHeaders http.Header
+	// Signed, when set, admits only requests with a valid signed URL or
+	// signed cookies (403 otherwise); the signing parameters and cookies
+	// are removed before the cache key is made and the origin is asked.
+	Signed *signed.Verifier
+
+	index int            // position in the behaviors
+	state *behaviorState // runtime state, per installed behavior set
 }
 
 func (b *Behavior) matches(path string) bool {
@@ -48,6 +91,14 @@ func (b *Behavior) matches(path string) bool {
 	}
 }
 
+// selects reports whether b handles a request for u.
+func (b *Behavior) selects(u *url.URL) bool {
+	if b.Path != nil {
+		return b.Path.Match(u.EscapedPath())
+	}
+	return b.matches(u.Path)
+}
+
 // Results recorded per request: how the edge answered it.
 const (
 	ResultHit        = "hit"         // served from the store, fresh
@@ -57,6 +108,7 @@ const (
 	ResultPass       = "pass"        // not cacheable: unsafe method or bypass
 	ResultStale      = "stale"       // served stale: while revalidating, or because the origin failed
 	ResultError      = "error"       // origin unreachable or failed
+	ResultRefused    = "refused"     // turned away by the behavior: method, protocol or signature
 )
 
 // Recorder receives the edge's measurements. Implementations must be safe for
@@ -89,8 +141,9 @@ var _ Recorder = nopRecorder{}
 
 // Config configures an Edge. Zero values are replaced by the defaults named.
 type Config struct {
-	// Behaviors are tried in order; the first whose Pattern matches the
-	// request path handles it. A request no behavior matches gets 404.
+	// Behaviors are tried in order; the first whose Pattern (or Path)
+	// matches the request path handles it. A request no behavior matches
+	// gets 404. SetBehaviors replaces them.
 	Behaviors []Behavior
 	// Store holds responses. Required.
 	Store *store.Memory
@@ -126,6 +179,13 @@ type Config struct {
 	// CompressMinSize is the smallest body a behavior with Compress
 	// compresses; smaller ones gain too little. Default 1 KiB.
 	CompressMinSize int64
+	// HTTPSPort is the port redirect-to-https behaviors send viewers to.
+	// Default 443 (no port in the Location).
+	HTTPSPort int
+	// CardinalitySample makes one request in CardinalitySample feed the
+	// cache key cardinality report (KeyCardinality). Default 16; 1 samples
+	// every request.
+	CardinalitySample int
 }
 
 // Edge is the caching reverse proxy. It is an http.Handler; create it with New.
@@ -140,7 +200,10 @@ type Edge struct {
 	// refreshing holds the keys being revalidated in the background.
 	refreshing sync.Map
 	background sync.WaitGroup
-	downUntil  []atomic.Int64 // per behavior: unix nanos until which its origin is skipped
+	// behaviors are the installed behaviors; SetBehaviors swaps them.
+	behaviors atomic.Pointer[[]Behavior]
+	// sampled counts requests for the cardinality sample.
+	sampled atomic.Uint64
 	xHit       string
 	xMiss      string
 	xRHit      string
@@ -157,25 +220,13 @@ func New(cfg Config) (*Edge, error) {
 	if cfg.Store == nil {
 		return nil, fmt.Errorf("%w: Store is required", ErrConfig)
 	}
-	if len(cfg.Behaviors) == 0 {
-		return nil, fmt.Errorf("%w: at least one behavior is required", ErrConfig)
+	bs, err := checkBehaviors(cfg.Behaviors)
+	if err != nil {
+		return nil, err
 	}
-	for i, b := range cfg.Behaviors {
-		if b.Origin == nil {
-			return nil, fmt.Errorf("%w: behavior %d (%q) has no origin", ErrConfig, i, b.Pattern)
-		}
-		if b.Pattern != "" && b.Pattern != "*" && !strings.HasPrefix(b.Pattern, "/") {
-			return nil, fmt.Errorf("%w: behavior pattern %q must start with / or be *", ErrConfig, b.Pattern)
-		}
-		cfg.Behaviors[i].index = i
-		if b.Name == "" {
-			cfg.Behaviors[i].Name = b.Pattern
-			if b.Pattern == "" {
-				cfg.Behaviors[i].Name = "*"
-			}
-		}
-	}
-	if cfg.MaxObjectSize < 0 || cfg.StaleRetention < 0 || cfg.OriginTimeout < 0 || cfg.OriginRetryAfter < 0 || cfg.CompressMinSize < 0 {
+	cfg.Behaviors = bs
+	if cfg.MaxObjectSize < 0 || cfg.StaleRetention < 0 || cfg.OriginTimeout < 0 || cfg.OriginRetryAfter < 0 || cfg.CompressMinSize < 0 ||
+		cfg.HTTPSPort < 0 || cfg.HTTPSPort > 65535 || cfg.CardinalitySample < 0 {
 		return nil, fmt.Errorf("%w: sizes and durations must not be negative", ErrConfig)
 	}
 	if cfg.Name == "" {
@@ -205,9 +256,14 @@ func New(cfg Config) (*Edge, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Edge{
+	if cfg.HTTPSPort == 0 {
+		cfg.HTTPSPort = 443
+	}
+	if cfg.CardinalitySample == 0 {
+		cfg.CardinalitySample = 16
+	}
+	e := &Edge{
 		cfg:       cfg,
-		downUntil: make([]atomic.Int64, len(cfg.Behaviors)),
 		fills:     map[string]*fill{},
 		xHit:      "Hit from " + cfg.Name,
 		xMiss:     "Miss from " + cfg.Name,
@@ -215,8 +271,71 @@ func New(cfg Config) (*Edge, error) {
 		xStale:    "StaleHit from " + cfg.Name,
 		via:       "1.1 " + cfg.Name,
 		viaOnly:   []string{"1.1 " + cfg.Name},
-	}, nil
+	}
+	e.behaviors.Store(&bs)
+	return e, nil
 }
+
+// checkBehaviors checks bs and returns a copy with names, positions and
+// fresh runtime state filled in.
+func checkBehaviors(in []Behavior) ([]Behavior, error) {
+	if len(in) == 0 {
+		return nil, fmt.Errorf("%w: at least one behavior is required", ErrConfig)
+	}
+	bs := slices.Clone(in)
+	for i := range bs {
+		b := &bs[i]
+		if b.Origin == nil {
+			return nil, fmt.Errorf("%w: behavior %d (%q) has no origin", ErrConfig, i, b.patternString())
+		}
+		if b.Path == nil && b.Pattern != "" && b.Pattern != "*" && !strings.HasPrefix(b.Pattern, "/") {
+			return nil, fmt.Errorf("%w: behavior pattern %q must start with / or be *", ErrConfig, b.Pattern)
+		}
+		switch b.ViewerProtocol {
+		case "", config.AllowAll, config.RedirectToHTTPS, config.HTTPSOnly:
+		default:
+			return nil, fmt.Errorf("%w: behavior %d: unknown viewer protocol %q", ErrConfig, i, b.ViewerProtocol)
+		}
+		if b.OriginRequestPolicy != nil && b.CachePolicy == nil {
+			return nil, fmt.Errorf("%w: behavior %d: an origin request policy needs a cache policy", ErrConfig, i)
+		}
+		b.index = i
+		b.state = newBehaviorState(b)
+		if b.Name == "" {
+			b.Name = b.patternString()
+		}
+	}
+	return bs, nil
+}
+
+// patternString is the pattern b selects with, as written.
+func (b *Behavior) patternString() string {
+	switch {
+	case b.Path != nil:
+		return b.Path.String()
+	case b.Pattern == "":
+		return "*"
+	}
+	return b.Pattern
+}
+
+// SetBehaviors replaces the edge's behaviors atomically, checked as New
+// checks them: requests that start afterwards use bs, requests in flight
+// finish with the behaviors they started with. The store is kept, so what
+// was cached stays cached (under the keys it was stored with: a behavior
+// whose cache policy changed keys its requests anew). Per-behavior state
+// (an origin marked unreachable, the cardinality report) starts afresh.
+func (e *Edge) SetBehaviors(bs []Behavior) error {
+	checked, err := checkBehaviors(bs)
+	if err != nil {
+		return err
+	}
+	e.behaviors.Store(&checked)
+	return nil
+}
+
+// Behaviors returns a copy of the installed behaviors.
+func (e *Edge) Behaviors() []Behavior { return slices.Clone(*e.behaviors.Load()) }
 
 // Purge describes what to remove from the store. A purge removes the union
 // of what its selectors match.
@@ -302,11 +421,45 @@ func (p Purge) selectors() []store.Selector {
 // urlKey returns the primary cache key of an absolute URL, as cacheKey
 // computes it for a request for that URL.
 func urlKey(raw string) (string, bool) {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	u, ok := purgeURL(raw)
+	if !ok {
 		return "", false
 	}
 	return keyFor(u.Scheme, u.Host, u.RequestURI()), true
+}
+
+func purgeURL(raw string) (*url.URL, bool) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, false
+	}
+	return u, true
+}
+
+// normalisePurgeURLs returns p with each URL replaced by the URL part of
+// the cache key a request for it gets from the behavior its path selects:
+// with a cache policy, the query is filtered and sorted, so a purge finds
+// the entry whichever order the URL's parameters are in.
+func (e *Edge) normalisePurgeURLs(p Purge) Purge {
+	var urls []string
+	for i, raw := range p.URLs {
+		u, ok := purgeURL(raw)
+		if !ok {
+			continue
+		}
+		b := e.behavior(u)
+		if b == nil || b.CachePolicy == nil {
+			continue
+		}
+		if urls == nil {
+			urls = slices.Clone(p.URLs)
+		}
+		urls[i] = policyURL(b.CachePolicy, u.Scheme, u.Host, u.EscapedPath(), u.RawQuery)
+	}
+	if urls != nil {
+		p.URLs = urls
+	}
+	return p
 }
 
 // PurgeResult counts what a purge did.
@@ -321,7 +474,7 @@ type PurgeResult struct {
 // it returns, no request served by the edge gets a matching response that
 // was stored before the purge, except as a soft purge allows.
 func (e *Edge) Purge(p Purge) PurgeResult {
-	sels := p.selectors()
+	sels := e.normalisePurgeURLs(p).selectors()
 	if len(sels) == 0 {
 		return PurgeResult{}
 	}
@@ -349,11 +502,12 @@ func (e *Edge) Purge(p Purge) PurgeResult {
 	return total
 }
 
-// behavior returns the behavior for path, or nil.
-func (e *Edge) behavior(path string) *Behavior {
-	for i := range e.cfg.Behaviors {
-		if e.cfg.Behaviors[i].matches(path) {
-			return &e.cfg.Behaviors[i]
+// behavior returns the behavior for a request for u, or nil.
+func (e *Edge) behavior(u *url.URL) *Behavior {
+	bs := *e.behaviors.Load()
+	for i := range bs {
+		if bs[i].selects(u) {
+			return &bs[i]
 		}
 	}
 	return nil

@@ -125,13 +125,29 @@ var identityOverrides = []string{
 	"X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Scheme", "X-Forwarded-Port",
 }
 
-// storability applies RFC 9111 and the edge's safety rules to a response
-// the edge received for request out.
-func (e *Edge) storability(out *http.Request, status int, h http.Header, cc httpcache.Response, lifetime time.Duration) (bool, string) {
-	ok, reason := httpcache.Storable(out, status, h, cc)
+// storability applies RFC 9111, the edge's safety rules and b's cache
+// policy to a response the edge received for request out.
+//
+// A policy's OverridePrivateAndNoStore lets no-store, private and
+// Authorization responses be stored (CloudFront's min_ttl behavior); the
+// edge's cookie rules still hold. The first response stored that way per
+// behavior is logged as a warning.
+func (e *Edge) storability(b *Behavior, out *http.Request, status int, h http.Header, cc httpcache.Response, lifetime time.Duration) (bool, string) {
+	sreq := out
+	if out.Method == http.MethodOptions { // cached only when the behavior says so
+		get := *out
+		get.Method = http.MethodGet
+		sreq = &get
+	}
+	override := b.CachePolicy != nil && b.CachePolicy.OverridePrivateAndNoStore
+	scc := cc
+	if override {
+		scc.NoStore, scc.Private, scc.Public = false, false, true
+	}
+	ok, reason := httpcache.Storable(sreq, status, h, scc)
 	switch {
 	case !ok:
-	case !e.cfg.RFCStrict && out.Header.Get("Cookie") != "" && !cc.Public && !cc.HasSMaxAge && !cc.Targeted:
+	case !e.cfg.RFCStrict && unkeyedCookie(b, out) && !cc.Public && !cc.HasSMaxAge && !cc.Targeted:
 		// The origin saw a cookie it may have personalised the response
 		// with; only an explicit statement for shared caches lets it be
 		// shared (the rule RFC 9111 section 3.5 gives Authorization).
@@ -140,8 +156,25 @@ func (e *Edge) storability(out *http.Request, status int, h http.Header, cc http
 		return false, "set-cookie"
 	case lifetime <= 0 && h.Get("Etag") == "" && h.Get("Last-Modified") == "":
 		return false, "stale-on-arrival"
+	case override:
+		if plain, why := httpcache.Storable(sreq, status, h, cc); !plain && b.state != nil && b.state.warnedOverride.CompareAndSwap(false, true) {
+			e.cfg.Logger.Warn("edge: storing a response RFC 9111 forbids a shared cache to store, as the cache policy's override_private_and_no_store says",
+				"behavior", b.Name, "policy", b.CachePolicy.Name, "reason", why, "url", out.URL.String())
+		}
 	}
 	return ok, reason
+}
+
+// lifetime is the freshness lifetime b gives a response: the origin's
+// (RFC 9111 section 4.2.1), clamped by b's cache policy to its TTLs, or
+// the policy's DefaultTTL when the origin states none.
+func (b *Behavior) lifetime(status int, h http.Header, cc httpcache.Response, received time.Time) time.Duration {
+	lt, _ := httpcache.Lifetime(status, h, cc, received)
+	if p := b.CachePolicy; p != nil {
+		explicit := cc.HasSMaxAge || cc.HasMaxAge || len(h["Expires"]) > 0
+		lt = p.TTL(lt, explicit)
+	}
+	return lt
 }
 
 // shareable reports whether a stored response may answer other requests
@@ -169,7 +202,10 @@ func (e *Edge) fetch(b *Behavior, r *http.Request, key string, stale *store.Entr
 	// leaving does not cancel it; OriginTimeout bounds it.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), e.cfg.OriginTimeout)
 	out := r.Clone(ctx)
-	out.Method = http.MethodGet // a HEAD miss fetches the whole response so it can be stored
+	toOrigin(b, out)
+	if r.Method != http.MethodOptions {
+		out.Method = http.MethodGet // a HEAD miss fetches the whole response so it can be stored
+	}
 	for _, f := range conditionalFields {
 		out.Header.Del(f)
 	}
@@ -201,7 +237,7 @@ func (e *Edge) fetch(b *Behavior, r *http.Request, key string, stale *store.Entr
 	if resp.StatusCode == http.StatusNotModified && stale != nil {
 		resp.Body.Close()
 		cancel()
-		res := e.refresh(out, key, stale, resp.Header, timing, epoch, mayStore)
+		res := e.refresh(b, out, key, stale, resp.Header, timing, epoch, mayStore)
 		res.epoch = epoch
 		if b.Compress && res.stored {
 			e.carryVariants(epoch, stale)
@@ -211,8 +247,8 @@ func (e *Edge) fetch(b *Behavior, r *http.Request, key string, stale *store.Entr
 
 	// Everything that decides storing is in the header; only the size is not.
 	cc := httpcache.ParseResponseFor(resp.Header, e.cfg.Name)
-	lifetime, _ := httpcache.Lifetime(resp.StatusCode, resp.Header, cc, timing.ResponseTime)
-	ok, reason := e.storability(out, resp.StatusCode, resp.Header, cc, lifetime)
+	lifetime := b.lifetime(resp.StatusCode, resp.Header, cc, timing.ResponseTime)
+	ok, reason := e.storability(b, out, resp.StatusCode, resp.Header, cc, lifetime)
 	res := &fetched{status: resp.StatusCode, header: resp.Header, reason: reason, length: resp.ContentLength, epoch: epoch}
 	var en *store.Entry
 	switch {
@@ -226,13 +262,16 @@ func (e *Edge) fetch(b *Behavior, r *http.Request, key string, stale *store.Entr
 			Timing: timing, Lifetime: lifetime, Directives: cc, Vary: varyValues(resp.Header, r.Header),
 			Tags: surrogateKeys(h), Retain: lifetime + e.cfg.StaleRetention,
 		}
+		if u := keyURL(key); u != key {
+			en.Primary = u // the key holds headers or cookies: purged with its URL
+		}
 		names := varyNames(resp.Header)
 		if b.Compress {
 			names = withoutAcceptEncoding(names, en.Vary)
 		}
 		if len(names) > 0 {
 			en.Key = e.variantKey(key, r.URL.Path, names, epoch, r.Header, en.Retain)
-			en.Primary = en.Key[:len(key)] // the variant is purged with its URL
+			en.Primary = keyURL(key) // the variant is purged with its URL
 		}
 	}
 
@@ -292,7 +331,7 @@ func (e *Edge) fetch(b *Behavior, r *http.Request, key string, stale *store.Entr
 // 4.3.4) and decides again whether the result may be stored and shared: the
 // 304 may add Set-Cookie, private or no-store, in which case the stored copy
 // is dropped and only the request that made the fetch gets the response.
-func (e *Edge) refresh(out *http.Request, key string, stale *store.Entry, notModified http.Header, timing httpcache.Timing, epoch uint64, mayStore bool) *fetched {
+func (e *Edge) refresh(b *Behavior, out *http.Request, key string, stale *store.Entry, notModified http.Header, timing httpcache.Timing, epoch uint64, mayStore bool) *fetched {
 	full := *stale.Clone() // without the stored copy's marks: a soft purge's is answered
 	full.Header = stale.Header.Clone()
 	httpcache.Freshen(full.Header, notModified)
@@ -302,11 +341,11 @@ func (e *Edge) refresh(out *http.Request, key string, stale *store.Entry, notMod
 	// The stored response's Date and Age now come from the 304.
 	full.Timing = httpcache.Received(full.Header, timing.RequestTime, timing.ResponseTime)
 	full.Directives = httpcache.ParseResponseFor(full.Header, e.cfg.Name)
-	full.Lifetime, _ = httpcache.Lifetime(full.Status, full.Header, full.Directives, timing.ResponseTime)
+	full.Lifetime = b.lifetime(full.Status, full.Header, full.Directives, timing.ResponseTime)
 	full.Retain = full.Lifetime + e.cfg.StaleRetention
 	full.Tags = surrogateKeys(full.Header)
 	res := &fetched{refreshed: &full}
-	ok, reason := e.storability(out, full.Status, full.Header, full.Directives, full.Lifetime)
+	ok, reason := e.storability(b, out, full.Status, full.Header, full.Directives, full.Lifetime)
 	if !ok {
 		res.reason = reason
 		e.cfg.Store.Delete(stale.Key)

@@ -3,7 +3,9 @@ package edge
 import (
 	"errors"
 	"io"
+	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"net/http/httptrace"
 	"net/textproto"
 	"strings"
@@ -16,17 +18,35 @@ import (
 
 // ServeHTTP answers r from the store or its behavior's origin.
 func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	b := e.behavior(r.URL.Path)
+	b := e.behavior(r.URL)
 	if b == nil {
 		http.Error(w, "no behavior matches this path", http.StatusNotFound)
 		return
 	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+	if b.ResponseHeaders != nil {
+		w = &headerWriter{ResponseWriter: w, h: b.ResponseHeaders}
+	}
+	if b.AllowedMethods != 0 || b.ViewerProtocol != "" || b.Signed != nil {
+		var refused *refusal
+		if r, refused = e.admit(b, r); refused != nil {
+			e.refuse(w, b, refused)
+			return
+		}
+	}
+	if !b.cachedMethod(r.Method) {
 		r, stop := forwardEarlyHints(w, r)
-		e.pass(w, r, b, stop)
+		e.pass(w, r, b, stop, httpcache.FwdMethod, "")
 		return
 	}
-	key := cacheKey(r)
+	if b.cachingDisabled() {
+		r, stop := forwardEarlyHints(w, r)
+		e.pass(w, r, b, stop, httpcache.FwdBypass, "caching-disabled")
+		return
+	}
+	key := e.requestKey(b, r)
+	if e.cfg.CardinalitySample == 1 || rand.Uint32()%uint32(e.cfg.CardinalitySample) == 0 {
+		b.state.card.record(b, r)
+	}
 	enc := encodingFor(b, r)
 	reqCC := httpcache.ParseRequest(r.Header)
 	now := e.cfg.Now()
@@ -190,15 +210,17 @@ func safeMethod(m string) bool {
 }
 
 // pass forwards a request the cache does not handle (unsafe methods and
-// others) and invalidates as RFC 9111 section 4.4 requires.
-func (e *Edge) pass(w http.ResponseWriter, r *http.Request, b *Behavior, stopHints func()) {
+// others, and everything when caching is disabled) and invalidates as RFC
+// 9111 section 4.4 requires. fwd and detail go in Cache-Status.
+func (e *Edge) pass(w http.ResponseWriter, r *http.Request, b *Behavior, stopHints func(), fwd, detail string) {
 	out := r.Clone(r.Context())
+	toOrigin(b, out)
 	resp, err := b.Origin.RoundTrip(out)
 	stopHints()
 	if err != nil {
 		e.cfg.Recorder.OriginFetch(b.Name, 0)
 		e.cfg.Recorder.Request(b.Name, ResultError)
-		e.setStatus(w.Header(), httpcache.CacheStatus{Fwd: httpcache.FwdMethod, Detail: "origin-error"}, e.xMiss)
+		e.setStatus(w.Header(), httpcache.CacheStatus{Fwd: fwd, Detail: "origin-error"}, e.xMiss)
 		http.Error(w, "origin unavailable", errorStatus(err))
 		return
 	}
@@ -210,16 +232,25 @@ func (e *Edge) pass(w http.ResponseWriter, r *http.Request, b *Behavior, stopHin
 	}
 	h := w.Header()
 	copyHeader(h, resp.Header)
-	e.setStatus(h, httpcache.CacheStatus{Fwd: httpcache.FwdMethod, FwdStatus: resp.StatusCode}, e.xMiss)
+	e.setStatus(h, httpcache.CacheStatus{Fwd: fwd, FwdStatus: resp.StatusCode, Detail: detail}, e.xMiss)
 	w.WriteHeader(resp.StatusCode)
 	io.Copy(w, resp.Body)
+}
+
+// urlKeyFor is the URL part of the cache key of a request for u at
+// scheme://host, under the behavior u's path selects.
+func (e *Edge) urlKeyFor(scheme, host string, u *url.URL) string {
+	if b := e.behavior(u); b != nil && b.CachePolicy != nil {
+		return policyURL(b.CachePolicy, scheme, host, u.EscapedPath(), u.RawQuery)
+	}
+	return keyFor(scheme, host, u.RequestURI())
 }
 
 // invalidateURIs purges the target URI of r and the same-origin URIs in the
 // response's Location and Content-Location fields.
 func (e *Edge) invalidateURIs(r *http.Request, h http.Header) {
 	scheme := requestScheme(r)
-	keys := []string{cacheKey(r)}
+	keys := []string{e.urlKeyFor(scheme, r.Host, r.URL)}
 	for _, f := range []string{"Location", "Content-Location"} {
 		v := h.Get(f)
 		if v == "" {
@@ -229,7 +260,7 @@ func (e *Edge) invalidateURIs(r *http.Request, h http.Header) {
 		if err != nil || (u.Host != "" && !strings.EqualFold(u.Host, r.Host)) {
 			continue
 		}
-		keys = append(keys, keyFor(scheme, r.Host, u.RequestURI()))
+		keys = append(keys, e.urlKeyFor(scheme, r.Host, u))
 	}
 	sels := make([]store.Selector, len(keys))
 	for i, k := range keys {

@@ -103,7 +103,10 @@ func (e *Edge) Close() { e.background.Wait() }
 // originDown reports whether b's origin failed to connect within the last
 // OriginRetryAfter.
 func (e *Edge) originDown(b *Behavior) bool {
-	until := e.downUntil[b.index].Load()
+	if b.state == nil {
+		return false
+	}
+	until := b.state.downUntil.Load()
 	return until != 0 && e.cfg.Now().UnixNano() < until
 }
 
@@ -112,8 +115,8 @@ func (e *Edge) originDown(b *Behavior) bool {
 // nothing about the origin's other URLs.
 func (e *Edge) noteOriginError(b *Behavior, err error) {
 	var opErr *net.OpError
-	if errors.As(err, &opErr) && opErr.Op == "dial" {
-		e.downUntil[b.index].Store(e.cfg.Now().Add(e.cfg.OriginRetryAfter).UnixNano())
+	if errors.As(err, &opErr) && opErr.Op == "dial" && b.state != nil {
+		b.state.downUntil.Store(e.cfg.Now().Add(e.cfg.OriginRetryAfter).UnixNano())
 	}
 }
 

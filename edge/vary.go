@@ -87,6 +87,9 @@ func (e *Edge) variantKey(primary, path string, names []string, epoch uint64, re
 	switch {
 	case !ok || !marker.IsVaryMarker() || !slices.Equal(marker.VaryNames, names):
 		marker = &store.Entry{Key: primary, Path: path, VaryNames: names, Generation: generations.Add(1), Retain: retain}
+		if u := keyURL(primary); u != primary {
+			marker.Primary = u
+		}
 		e.storeUnlessPurged(epoch, marker)
 	case marker.Retain < retain:
 		longer := marker.Clone()
