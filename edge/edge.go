@@ -202,14 +202,12 @@ type Edge struct {
 	background sync.WaitGroup
 	// behaviors are the installed behaviors; SetBehaviors swaps them.
 	behaviors atomic.Pointer[[]Behavior]
-	// sampled counts requests for the cardinality sample.
-	sampled atomic.Uint64
-	xHit       string
-	xMiss      string
-	xRHit      string
-	xStale     string
-	via        string   // "1.1 <name>"
-	viaOnly    []string // {via}, shared by responses that had no Via
+	xHit      string
+	xMiss     string
+	xRHit     string
+	xStale    string
+	via       string   // "1.1 <name>"
+	viaOnly   []string // {via}, shared by responses that had no Via
 }
 
 // ErrConfig is wrapped by New's errors.
@@ -263,14 +261,14 @@ func New(cfg Config) (*Edge, error) {
 		cfg.CardinalitySample = 16
 	}
 	e := &Edge{
-		cfg:       cfg,
-		fills:     map[string]*fill{},
-		xHit:      "Hit from " + cfg.Name,
-		xMiss:     "Miss from " + cfg.Name,
-		xRHit:     "RefreshHit from " + cfg.Name,
-		xStale:    "StaleHit from " + cfg.Name,
-		via:       "1.1 " + cfg.Name,
-		viaOnly:   []string{"1.1 " + cfg.Name},
+		cfg:     cfg,
+		fills:   map[string]*fill{},
+		xHit:    "Hit from " + cfg.Name,
+		xMiss:   "Miss from " + cfg.Name,
+		xRHit:   "RefreshHit from " + cfg.Name,
+		xStale:  "StaleHit from " + cfg.Name,
+		via:     "1.1 " + cfg.Name,
+		viaOnly: []string{"1.1 " + cfg.Name},
 	}
 	e.behaviors.Store(&bs)
 	return e, nil

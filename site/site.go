@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/strata-cache/strata/edge/oac"
 )
 
 //go:embed static
@@ -25,6 +27,11 @@ type Config struct {
 	Dir string
 	// MaxAge is the max-age of responses. Default 5 minutes.
 	MaxAge time.Duration
+	// OAC, when set, makes the site refuse (403, plain text) every request
+	// that does not carry a valid origin access control signature
+	// (edge/oac), so that only edges holding one of its keys can fetch
+	// from it. Nil serves everyone.
+	OAC *oac.Verifier
 }
 
 // Handler serves a static site.
@@ -33,6 +40,7 @@ type Handler struct {
 	fsys   fs.FS
 	etags  map[string]string // embedded only: path → ETag
 	maxAge string
+	oac    http.Handler // cfg.OAC's middleware around serve; nil without
 }
 
 // New returns a Handler for cfg. It fails when Dir is not a readable
@@ -75,12 +83,24 @@ func New(cfg Config) (*Handler, error) {
 		h.fsys = os.DirFS(cfg.Dir)
 	}
 	h.files = http.FileServer(http.FS(h.fsys))
+	if cfg.OAC != nil {
+		h.oac = cfg.OAC.Middleware(http.HandlerFunc(h.serve))
+	}
 	return h, nil
 }
 
 // ServeHTTP serves a file; a path ending in "/" serves its index.html, and
-// directories without one are 404, never listed.
+// directories without one are 404, never listed. With Config.OAC, unsigned
+// requests get 403 first.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.oac != nil {
+		h.oac.ServeHTTP(w, r)
+		return
+	}
+	h.serve(w, r)
+}
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)

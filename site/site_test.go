@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/strata-cache/strata/edge/oac"
 )
 
 func get(t *testing.T, h http.Handler, path string, kv ...string) *httptest.ResponseRecorder {
@@ -70,5 +73,32 @@ func TestDir(t *testing.T) {
 	}
 	if _, err := New(Config{Dir: filepath.Join(dir, "index.html")}); err == nil {
 		t.Error("file accepted as dir")
+	}
+}
+
+func TestOAC(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "index.html"), []byte("hello"), 0o644)
+	secret := []byte("0123456789abcdef0123")
+	h, err := New(Config{Dir: dir, OAC: &oac.Verifier{Keys: map[string][]byte{"edge-1": secret}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec := get(t, h, "/"); rec.Code != http.StatusForbidden || rec.Body.String() == "hello" {
+		t.Errorf("unsigned GET / = %d %q, want 403", rec.Code, rec.Body.String())
+	}
+	req := httptest.NewRequest("GET", "/", nil)
+	oac.Sign(req, "edge-1", secret, time.Now())
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK || rec.Body.String() != "hello" {
+		t.Errorf("signed GET / = %d %q", rec.Code, rec.Body.String())
+	}
+	req = httptest.NewRequest("GET", "/", nil)
+	oac.Sign(req, "edge-1", []byte("another secret, not the site's"), time.Now())
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusForbidden {
+		t.Errorf("GET / signed with another secret = %d, want 403", rec.Code)
 	}
 }
