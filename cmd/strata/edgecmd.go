@@ -42,7 +42,7 @@ func limitMemory(budget uint64, logger *slog.Logger) {
 
 func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("edge", flag.ContinueOnError)
-	origin := fs.String("origin", "", "origin URL to cache, e.g. http://127.0.0.1:3000 (required)")
+	origin := fs.String("origin", "", "origin URL to cache, e.g. http://127.0.0.1:3000 (required without -config)")
 	listenAddr := fs.String("listen", ":8080", "address clients connect to")
 	redisURL := fs.String("redis", "", "Redis URL shared by all edge nodes (redis://, rediss://, unix://, Sentinel ?master_set=, or a comma-separated Cluster list): purges reach every node through a durable stream, and invalidations complete when every live node applied them; empty: this node alone")
 	nodeName := fs.String("node", "", "this node's name on the shared bus; keep it stable across restarts so the node resumes where it left off (default HOSTNAME:PORT)")
@@ -50,34 +50,43 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	if *origin == "" {
-		return fmt.Errorf("%w: edge: -origin is required", errUsage)
-	}
-	u, err := url.Parse(*origin)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%w: edge: -origin %q must be an http:// or https:// URL with a host", errUsage, *origin)
+	var u *url.URL
+	switch {
+	case *origin != "" && ef.configFile != "":
+		return fmt.Errorf("%w: edge: give -origin or -config, not both: the distribution file names its origins", errUsage)
+	case *origin == "" && ef.configFile == "":
+		return fmt.Errorf("%w: edge: -origin is required (or -config)", errUsage)
+	case *origin != "":
+		u, err = url.Parse(*origin)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("%w: edge: -origin %q must be an http:// or https:// URL with a host", errUsage, *origin)
+		}
 	}
 	token, created, err := af.loadToken()
 	if err != nil {
 		return err
 	}
+	front, err := newEdgeFront("edge", ef, stderr, logger)
+	if err != nil {
+		return err
+	}
 	limitMemory(ef.maxBytes, logger)
-	edgeL, err := listen("edge", *listenAddr)
+	edgeLs, err := front.listen(*listenAddr)
 	if err != nil {
 		return err
 	}
 	adminL, err := listen("admin", af.addr)
 	if err != nil {
-		closeAll([]*listener{edgeL})
+		closeAll(edgeLs)
 		return err
 	}
-	ls := []*listener{edgeL, adminL}
+	ls := append([]*listener{adminL}, edgeLs...)
 
 	metrics := obs.NewMetrics()
 	node := *nodeName
 	if node == "" {
 		host, _ := os.Hostname()
-		node = host + ":" + edgeL.port()
+		node = host + ":" + edgeLs[0].port()
 	}
 	bus, trackerStore, closeBus, err := newEdgeBus(*redisURL, logger)
 	if err != nil {
@@ -85,7 +94,16 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer closeBus()
-	e, st, err := newEdge(ef, metrics, logger, []edge.Behavior{{Pattern: "*", Origin: edge.URLOrigin(u, nil), Name: "origin"}}, bus, node)
+	var def []edge.Behavior
+	if u != nil {
+		def = []edge.Behavior{{Pattern: "*", Origin: edge.URLOrigin(u, nil), Name: "origin"}}
+	}
+	behaviors, err := front.behaviors(def)
+	if err != nil {
+		closeAll(ls)
+		return err
+	}
+	e, st, err := newEdge(ef, metrics, logger, behaviors, bus, node)
 	if err != nil {
 		closeAll(ls)
 		return err
@@ -97,22 +115,29 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		metrics.WatchNodes(nr)
 	}
 	defer tracker.Close()
+	rl := newReloader(front, edgeDistribution{e}, logger)
 	adminH, err := admin.New(admin.Config{Token: token, Metrics: metrics.Handler(), Tracker: tracker, Logger: logger,
-		RateLimit: af.rateLimit, RateBurst: af.rateBurst})
+		RateLimit: af.rateLimit, RateBurst: af.rateBurst,
+		Reload: rl.adminHook(), Explain: explainHook(e), KeyCardinality: keyCardinalityHook(e)})
 	if err != nil {
 		closeAll(ls)
 		return err
 	}
-	edgeL.srv = newServer(e, logger)
+	serveWith(edgeLs, e, logger)
 	adminL.srv = newServer(adminH, logger)
 
 	fmt.Fprintf(stdout, "strata edge %s\n", versionString())
-	fmt.Fprintf(stdout, "  edge   %s/   (caching %s)\n", edgeL.url(), u.Redacted())
+	what := "the distribution in " + ef.configFile
+	if u != nil {
+		what = "caching " + u.Redacted()
+	}
+	front.printListeners(stdout, edgeLs, what)
 	fmt.Fprintf(stdout, "  admin  %s/metrics   (Authorization: Bearer <token>)\n", adminL.url())
 	if *redisURL != "" {
 		fmt.Fprintf(stdout, "  node   %s   (purges through Redis)\n", node)
 	}
 	printToken(stdout, token, created, af.dataDir)
+	defer reloadOnSIGHUP(ctx, rl)()
 	return serveAll(ctx, logger, 10*time.Second, ls)
 }
 

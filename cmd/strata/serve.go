@@ -32,6 +32,9 @@ type edgeFlags struct {
 	// originRetryAfter is how long an unreachable origin is left alone.
 	originRetryAfter time.Duration
 	rfcStrict        bool
+	// configFile is the distribution file (-config); tls the HTTPS flags.
+	configFile string
+	tls        tlsFlags
 }
 
 func (f *edgeFlags) register(fs *flag.FlagSet) {
@@ -40,6 +43,8 @@ func (f *edgeFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.originTimeout, "origin-timeout", 30*time.Second, "time limit for one origin request")
 	fs.BoolVar(&f.rfcStrict, "rfc-strict", false, "store exactly what RFC 9111 allows: by default responses with Set-Cookie, and responses to requests with Cookie that are not marked public or s-maxage, are not shared")
 	fs.DurationVar(&f.originRetryAfter, "origin-retry-after", 2*time.Second, "after an origin cannot be reached, answer from stale or with an error for this long before trying it again")
+	fs.StringVar(&f.configFile, "config", "", "distribution file (see docs/config.md): origins, behaviors, cache policies and TLS; its tls section overrides the -tls flags; re-read on SIGHUP and POST /config/reload")
+	f.tls.register(fs)
 }
 
 // adminFlags are the admin settings shared by serve and edge.
@@ -117,9 +122,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	front, err := newEdgeFront("serve", ef, stderr, logger)
+	if err != nil {
+		return err
+	}
 
-	var ls []*listener
-	for _, a := range []struct{ name, addr string }{{"edge", *edgeAddr}, {"api", *apiAddr}, {"admin", af.addr}} {
+	edgeLs, err := front.listen(*edgeAddr)
+	if err != nil {
+		return err
+	}
+	ls := append([]*listener(nil), edgeLs...)
+	for _, a := range []struct{ name, addr string }{{"api", *apiAddr}, {"admin", af.addr}} {
 		l, err := listen(a.name, a.addr)
 		if err != nil {
 			closeAll(ls)
@@ -127,7 +140,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		ls = append(ls, l)
 	}
-	edgeL, apiL, adminL := ls[0], ls[1], ls[2]
+	apiL, adminL := ls[len(edgeLs)], ls[len(edgeLs)+1]
 
 	metrics := obs.NewMetrics()
 	bus := inval.NewMemory(logger)
@@ -186,10 +199,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 
 	apiURL, _ := url.Parse(apiL.url())
-	e, st, err := newEdge(ef, metrics, logger, []edge.Behavior{
+	behaviors, err := front.behaviors([]edge.Behavior{
 		{Pattern: "/api/*", Origin: edge.URLOrigin(apiURL, nil), Name: "api"},
 		{Pattern: "*", Origin: edge.HandlerOrigin(siteHandler), Name: "site"},
-	}, bus, "edge")
+	})
+	if err != nil {
+		closeAll(ls)
+		return err
+	}
+	e, st, err := newEdge(ef, metrics, logger, behaviors, bus, "edge")
 	if err != nil {
 		closeAll(ls)
 		return err
@@ -197,13 +215,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer st.Close()
 	defer e.Close() // background revalidations finish before the store closes
 	metrics.WatchNodes(bus)
+	rl := newReloader(front, edgeDistribution{e}, logger)
 	adminH, err := admin.New(admin.Config{Token: token, Metrics: metrics.Handler(), Tracker: tracker, Inventory: svc.InventoryHandler(), Logger: logger,
-		RateLimit: af.rateLimit, RateBurst: af.rateBurst})
+		RateLimit: af.rateLimit, RateBurst: af.rateBurst,
+		Reload: rl.adminHook(), Explain: explainHook(e), KeyCardinality: keyCardinalityHook(e)})
 	if err != nil {
 		closeAll(ls)
 		return err
 	}
-	edgeL.srv = newServer(e, logger)
+	serveWith(edgeLs, e, logger)
 	apiL.srv = newServer(svc, logger)
 	adminL.srv = newServer(adminH, logger)
 
@@ -228,7 +248,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}()
 
 	fmt.Fprintf(stdout, "strata serve %s\n", versionString())
-	fmt.Fprintf(stdout, "  edge   %s/   (site; /api/* goes to the API)\n", edgeL.url())
+	what := "site; /api/* goes to the API"
+	if front.cfg != nil {
+		what = "the distribution in " + front.file
+	}
+	front.printListeners(stdout, edgeLs, what)
 	fmt.Fprintf(stdout, "  api    %s/api/data\n", apiL.url())
 	fmt.Fprintf(stdout, "  admin  %s/metrics   (Authorization: Bearer <token>)\n", adminL.url())
 	fmt.Fprintf(stdout, "  data   %s", af.dataDir)
@@ -237,6 +261,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintln(stdout)
 	printToken(stdout, token, created, af.dataDir)
+	defer reloadOnSIGHUP(ctx, rl)()
 	return serveAll(ctx, logger, 10*time.Second, ls)
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +20,9 @@ type listener struct {
 	name string
 	ln   net.Listener
 	srv  *http.Server
+	// tls, when set, makes the listener serve HTTPS (and HTTP/2 when its
+	// NextProtos offer "h2").
+	tls *tls.Config
 }
 
 // listen binds addr for the server called name; binding everything before
@@ -31,15 +35,19 @@ func listen(name, addr string) (*listener, error) {
 	return &listener{name: name, ln: ln}, nil
 }
 
-// url returns an http URL for reaching l from this machine: an unspecified
-// address (":8080") becomes loopback.
+// url returns an http (or https) URL for reaching l from this machine: an
+// unspecified address (":8080") becomes loopback.
 func (l *listener) url() string {
+	scheme := "http://"
+	if l.tls != nil {
+		scheme = "https://"
+	}
 	addr := l.ln.Addr().(*net.TCPAddr)
 	host := addr.IP.String()
 	if addr.IP.IsUnspecified() {
 		host = "127.0.0.1"
 	}
-	return "http://" + net.JoinHostPort(host, fmt.Sprint(addr.Port))
+	return scheme + net.JoinHostPort(host, fmt.Sprint(addr.Port))
 }
 
 // port returns the port l is bound to.
@@ -73,7 +81,15 @@ func serveAll(ctx context.Context, logger *slog.Logger, grace time.Duration, ls 
 	g, gctx := errgroup.WithContext(ctx)
 	for _, l := range ls {
 		g.Go(func() error {
-			if err := l.srv.Serve(l.ln); !errors.Is(err, http.ErrServerClosed) {
+			var err error
+			if l.tls != nil {
+				// ServeTLS sets up HTTP/2 when NextProtos has "h2".
+				l.srv.TLSConfig = l.tls
+				err = l.srv.ServeTLS(l.ln, "", "")
+			} else {
+				err = l.srv.Serve(l.ln)
+			}
+			if !errors.Is(err, http.ErrServerClosed) {
 				return fmt.Errorf("%s: %w", l.name, err)
 			}
 			return nil
