@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -38,7 +37,7 @@ func TestEdgeConfigReload(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	write("behaviors:\n  - path: /b/*\n    origin: b\n")
+	write("behaviors:\n  - path: /b/*\n    origin: b\n  - path: /s/*\n    origin: a\n    viewer_protocol: redirect-to-https\n")
 	plain, secure, adminAddr := freeAddr(t), freeAddr(t), freeAddr(t)
 	p := startWatched(t, "strata edge", []string{"STRATA_ADMIN_TOKEN=tok"}, "edge", "-config", file, "-listen", plain,
 		"-https-addr", secure, "-admin-addr", adminAddr, "-data-dir", t.TempDir())
@@ -57,9 +56,19 @@ func TestEdgeConfigReload(t *testing.T) {
 			t.Errorf("GET %s: %q %s, want %q %s", tt.path, body, cache, tt.body, tt.cache)
 		}
 	}
-	// The distribution's tls section: HTTPS with HTTP/2 on -https-addr.
+	// The distribution's tls section: HTTPS with HTTP/2 on -https-addr,
+	// where redirect-to-https behaviors send plain HTTP clients.
 	if resp, body, _ := tlsGet(t, nil, "https://"+secure+"/b/x"); resp.Proto != "HTTP/2.0" || body != "B:/b/x" {
 		t.Errorf("HTTPS: %s %q", resp.Proto, body)
+	}
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if resp, err := noRedirect.Get("http://" + plain + "/s/1?q=2"); err != nil || resp.StatusCode != 301 || resp.Header.Get("Location") != "https://"+secure+"/s/1?q=2" {
+		t.Errorf("redirect to HTTPS: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	if resp, body, _ := tlsGet(t, nil, "https://"+secure+"/s/1?q=2"); body != "A:/s/1" {
+		t.Errorf("the redirect's target: %d %q", resp.StatusCode, body)
 	}
 
 	adm := "http://" + adminAddr
@@ -104,5 +113,4 @@ func TestEdgeConfigReload(t *testing.T) {
 	if resp, _ = c.do("POST", adm+"/config/reload", ""); resp.StatusCode != 401 {
 		t.Errorf("reload without the token: %d", resp.StatusCode)
 	}
-	io.WriteString(io.Discard, body)
 }

@@ -103,6 +103,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		closeAll(ls)
 		return err
 	}
+	ef.httpsPort = httpsPort(edgeLs)
 	e, st, err := newEdge(ef, metrics, logger, behaviors, bus, node)
 	if err != nil {
 		closeAll(ls)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -173,6 +174,17 @@ func (f *edgeFront) listen(addr string) ([]*listener, error) {
 	}
 	hl.tls = tc
 	return []*listener{l, hl}, nil
+}
+
+// httpsPort returns the port of the HTTPS listener among ls, or 0 (443)
+// when the edge serves plain HTTP (HTTPS, if any, ends in front of it).
+func httpsPort(ls []*listener) int {
+	for _, l := range ls {
+		if l.tls != nil {
+			return l.ln.Addr().(*net.TCPAddr).Port
+		}
+	}
+	return 0
 }
 
 // serveWith sets h as the handler of the edge's listeners.

@@ -35,6 +35,9 @@ type edgeFlags struct {
 	// configFile is the distribution file (-config); tls the HTTPS flags.
 	configFile string
 	tls        tlsFlags
+	// httpsPort is where redirect-to-https behaviors send viewers: the
+	// HTTPS listener's port once bound; 0 means 443.
+	httpsPort int
 }
 
 func (f *edgeFlags) register(fs *flag.FlagSet) {
@@ -207,6 +210,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		closeAll(ls)
 		return err
 	}
+	ef.httpsPort = httpsPort(edgeLs)
 	e, st, err := newEdge(ef, metrics, logger, behaviors, bus, "edge")
 	if err != nil {
 		closeAll(ls)
@@ -293,6 +297,7 @@ func newEdge(ef edgeFlags, metrics *obs.Metrics, logger *slog.Logger, behaviors 
 		OriginTimeout:    ef.originTimeout,
 		OriginRetryAfter: ef.originRetryAfter,
 		RFCStrict:        ef.rfcStrict,
+		HTTPSPort:        ef.httpsPort,
 		Recorder:         metrics.Edge(),
 		Logger:           logger,
 	})
