@@ -86,8 +86,10 @@ type RelayConfig struct {
 	// relay after the outbox's last row.
 	Cursor Cursor
 	// Window is how long the relay waits after a wake-up for more commits
-	// to join the batch, so a burst of updates becomes one invalidation.
-	// Default 2ms; negative means no wait.
+	// to join the batch. Default 0: no wait. Bursts are batched anyway —
+	// rows committed while one batch is being published are all read, and
+	// coalesced, by the next Sync — so a fixed wait only adds latency
+	// unless the database is very fast and the bus slow.
 	Window time.Duration
 	// MaxRows caps the outbox rows coalesced into one invalidation.
 	// Default 1000.
@@ -131,9 +133,6 @@ func NewRelay(ctx context.Context, cfg RelayConfig) (*Relay, error) {
 	}
 	if cfg.Cursor == nil {
 		cfg.Cursor = &MemoryCursor{}
-	}
-	if cfg.Window == 0 {
-		cfg.Window = 2 * time.Millisecond
 	}
 	if cfg.MaxRows <= 0 {
 		cfg.MaxRows = 1000

@@ -248,7 +248,7 @@ func TestRelayRunLeader(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newRelayEnv(t)
 		cur := &MemoryCursor{ok: true}
-		r := e.relay(t, RelayConfig{Cursor: cur})
+		r := e.relay(t, RelayConfig{Cursor: cur, Window: time.Millisecond})
 		terms := make(chan fakeLeadership)
 		lead := func(ctx context.Context) (Leadership, error) {
 			select {
