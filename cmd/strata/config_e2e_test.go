@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -17,9 +16,6 @@ import (
 // changes the routing and keeps the cache; a bad file sent by SIGHUP or the
 // admin API is refused with its problems while the old one keeps serving.
 func TestEdgeConfigReload(t *testing.T) {
-	if _, err := buildBehaviors(nil); errors.Is(err, errNeedsFromConfig) {
-		t.Skip("needs edge.FromConfig")
-	}
 	origin := func(name string) *httptest.Server {
 		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Cache-Control", "max-age=600")

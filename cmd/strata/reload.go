@@ -20,15 +20,10 @@ import (
 	"github.com/strata-cache/strata/edge/config"
 )
 
-// errNeedsFromConfig is what distributions answer until the edge can be
-// built from a distribution file.
-var errNeedsFromConfig = errors.New("distributions need edge.FromConfig, which this build does not have yet")
-
-// buildBehaviors turns a distribution into the edge's behaviors.
-//
-// TODO(issue 4): return edge.FromConfig(cfg) once it lands.
-var buildBehaviors = func(*config.Config) ([]edge.Behavior, error) {
-	return nil, errNeedsFromConfig
+// buildBehaviors turns a distribution into the edge's behaviors: its
+// origins built once, with the transports and signers they ask for.
+func buildBehaviors(cfg *config.Config) ([]edge.Behavior, error) {
+	return edge.FromConfig(cfg, edge.FromConfigOptions{})
 }
 
 // explainHook is the admin API's GET /explain for e.
@@ -60,8 +55,15 @@ func (d edgeDistribution) Apply(cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
-	// Requests that start afterwards use bs; the store is kept.
-	return d.e.SetBehaviors(bs)
+	// Requests that start afterwards use bs; the store is kept. The old
+	// origins' idle connections are closed; those in use finish.
+	old := d.e.Behaviors()
+	if err := d.e.SetBehaviors(bs); err != nil {
+		edge.CloseIdleConnections(bs)
+		return err
+	}
+	edge.CloseIdleConnections(old)
+	return nil
 }
 
 // loadDistribution reads the -config file. Every problem is printed to

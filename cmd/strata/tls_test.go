@@ -112,20 +112,6 @@ func TestTLSAndConfigUsage(t *testing.T) {
 	}
 }
 
-// Until the edge can be built from a distribution, a good -config is
-// refused with a message saying so, before anything is served.
-func TestConfigNeedsFromConfig(t *testing.T) {
-	if _, err := buildBehaviors(nil); !errors.Is(err, errNeedsFromConfig) {
-		t.Skip("edge.FromConfig is wired in")
-	}
-	var out, errOut bytes.Buffer
-	err := run(context.Background(), []string{"edge", "-config", "../../edge/config/testdata/good/minimal.yaml", "-listen", "127.0.0.1:0",
-		"-admin-addr", "127.0.0.1:0", "-data-dir", t.TempDir(), "-admin-token", "t"}, &out, &errOut)
-	if !errors.Is(err, errNeedsFromConfig) || exitCode(err, io.Discard) != 1 || !strings.Contains(err.Error(), "minimal.yaml") {
-		t.Errorf("err %v", err)
-	}
-}
-
 func TestResolveTLS(t *testing.T) {
 	flags := tlsFlags{certFile: "f.crt", keyFile: "f.key"}
 	if s := resolveTLS(tlsFlags{}, nil); s != nil || s.mode() != "plain HTTP" {
