@@ -6,7 +6,9 @@
 #   bash bench/pipeline/run.sh serve      # strata serve, embedded SQLite
 #   bash bench/pipeline/run.sh scaleout   # 2 edges, 2 API instances, Redis, PostgreSQL
 #
-# Environment: DURATION (60s), PRODUCTS (10000), ZIPF (1.1), RATE (1 update/s).
+# Environment: DURATION (60s), PRODUCTS (10000), ZIPF (1.1), RATE (1 update/s),
+# CONCURRENCY (8 readers in closed loops: on a small machine they take every
+# CPU the servers would use).
 set -euo pipefail
 MODE=${1:-serve}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -14,6 +16,7 @@ DURATION=${DURATION:-60s}
 PRODUCTS=${PRODUCTS:-10000}
 ZIPF=${ZIPF:-1.1}
 RATE=${RATE:-1}
+CONCURRENCY=${CONCURRENCY:-8}
 TMP=$(mktemp -d)
 chmod 755 "$TMP"
 PIDS=()
@@ -48,7 +51,7 @@ as_pg() {
 cd "$ROOT"
 go build -o "$TMP/strata" ./cmd/strata
 S="$TMP/strata"
-echo "# bash bench/pipeline/run.sh $MODE   ($(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs; DURATION=$DURATION PRODUCTS=$PRODUCTS ZIPF=$ZIPF RATE=$RATE)"
+echo "# bash bench/pipeline/run.sh $MODE   ($(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs; DURATION=$DURATION PRODUCTS=$PRODUCTS ZIPF=$ZIPF RATE=$RATE CONCURRENCY=$CONCURRENCY)"
 
 case "$MODE" in
 serve)
@@ -100,4 +103,4 @@ scaleout)
 esac
 
 "$S" bench -edge "$EDGE" -api "$API" -admin "$ADMIN" -metrics "$METRICS" -duration "$DURATION" \
-	-products "$PRODUCTS" -zipf "$ZIPF" -update-rate "$RATE" -warmup
+	-products "$PRODUCTS" -zipf "$ZIPF" -update-rate "$RATE" -concurrency "$CONCURRENCY" -warmup
