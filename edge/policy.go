@@ -177,22 +177,44 @@ func (e *Edge) requestKey(b *Behavior, r *http.Request) string {
 		}
 	}
 	if p.Cookies.Mode != config.FilterNone && len(r.Header["Cookie"]) > 0 {
-		cs := r.Cookies()
-		cs = slices.DeleteFunc(cs, func(c *http.Cookie) bool { return !p.Cookies.Includes(c.Name) })
-		slices.SortFunc(cs, func(a, b *http.Cookie) int {
-			return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Value, b.Value))
+		var stack [8]queryParam
+		cs := keyCookies(stack[:0], r.Header["Cookie"], &p.Cookies)
+		slices.SortFunc(cs, func(a, b queryParam) int {
+			return cmp.Or(strings.Compare(a.name, b.name), strings.Compare(a.value, b.value))
 		})
 		for _, c := range cs {
 			k = append(k, "\x00c"...)
-			k = appendLP(k, c.Name)
+			k = appendLP(k, c.name)
 			k = append(k, '=')
-			k = appendLP(k, c.Value)
+			k = appendLP(k, c.value)
 		}
 	}
 	if r.Method == http.MethodOptions {
 		k = append(k, "\x00mOPTIONS"...)
 	}
 	return string(k)
+}
+
+// keyCookies appends to dst the cookies of Cookie lines that f includes,
+// as name and value (a quoted value unquoted), without allocating. Pairs
+// without a name are skipped, as http.Request.Cookies skips them.
+func keyCookies(dst []queryParam, lines []string, f *config.KeyFilter) []queryParam {
+	for _, line := range lines {
+		for line != "" {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			part = strings.TrimSpace(part)
+			name, value, _ := strings.Cut(part, "=")
+			if name == "" || !f.Includes(name) {
+				continue
+			}
+			if len(value) > 1 && value[0] == '"' && value[len(value)-1] == '"' {
+				value = value[1 : len(value)-1]
+			}
+			dst = append(dst, queryParam{name: name, value: value})
+		}
+	}
+	return dst
 }
 
 // keyURL returns the URL part of a primary key: what purges by URL name.
