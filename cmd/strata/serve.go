@@ -192,7 +192,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := bus.Subscribe("app-l1", func(ctx context.Context, ev inval.Event) error {
 		// L1 is invalidated whatever happens; when L2 cannot be reached the
 		// caches bypass it until they have replayed this on it.
-		if err := svc.Invalidate(ctx, ev.Version, ev.Keys...); err != nil {
+		if err := applyToCatalog(ctx, svc, ev); err != nil {
 			logger.Warn("app cache: L2 invalidation deferred", "seq", ev.Seq, "err", err)
 		}
 		return nil
