@@ -47,4 +47,21 @@
 //     arrive and stream its body as it is read (fill.go); memory per fetch
 //     is bounded by MaxObjectSize. Objects above MaxObjectSize are streamed
 //     to the requester and not stored.
+//
+//   - Behaviors with policies (policy.go; FromConfig builds them from a
+//     distribution file) refuse before any lookup what they do not allow
+//     (405 for methods, 403 or 301 for the viewer protocol, 403 for a
+//     missing or bad signature, never stored); key on scheme, host, path
+//     and exactly the query parameters, headers and cookies their cache
+//     policy names, normalised and unambiguous; send the origin only the
+//     key's parts, what the origin request policy adds and the fields HTTP
+//     needs; and clamp lifetimes to the policy's TTLs, without ever making
+//     a response RFC 9111 keeps private shared unless the policy's
+//     OverridePrivateAndNoStore says so. Purges by URL normalise the URL
+//     with the policy its path selects, so they find what it keyed.
+//
+//   - SetBehaviors swaps the behaviors atomically; requests in flight
+//     finish with those they started with, and the store is kept. Explain
+//     reads without side effects; KeyCardinality is approximate and fed
+//     by a sample of requests.
 package edge
