@@ -174,6 +174,10 @@ type Config struct {
 	//     marked public, s-maxage, or by CDN-Cache-Control/Surrogate-Control,
 	//     because the origin may have personalised them.
 	RFCStrict bool
+	// VersionHeader names the response field that says which data version
+	// a response was read at (see Purge.Version). Default
+	// "X-Cache-Version", what Strata's API sends; "-" turns the check off.
+	VersionHeader string
 	// Logger receives origin errors. Default: slog.Default().
 	Logger *slog.Logger
 	// CompressMinSize is the smallest body a behavior with Compress
@@ -229,6 +233,12 @@ func New(cfg Config) (*Edge, error) {
 	}
 	if cfg.Name == "" {
 		cfg.Name = "strata"
+	}
+	switch cfg.VersionHeader {
+	case "":
+		cfg.VersionHeader = "X-Cache-Version"
+	case "-":
+		cfg.VersionHeader = ""
 	}
 	if cfg.MaxObjectSize == 0 {
 		cfg.MaxObjectSize = 8 << 20
@@ -356,6 +366,13 @@ type Purge struct {
 	// meanwhile the entry is served stale only where its
 	// stale-while-revalidate or stale-if-error allow.
 	Soft bool
+	// Version is the data version the purge is about (a database change's
+	// outbox sequence; 0 for admin purges). A response that this purge
+	// matches and that says, in Config.VersionHeader, that it was read at
+	// a lower data version is not stored, even when its fetch starts after
+	// the purge: the origin read it from a tier that had not applied the
+	// change yet.
+	Version uint64
 }
 
 // ErrPurge is wrapped by Purge.Validate's errors.
@@ -476,7 +493,7 @@ func (e *Edge) Purge(p Purge) PurgeResult {
 	if len(sels) == 0 {
 		return PurgeResult{}
 	}
-	e.recordPurge(sels, p.Soft)
+	e.recordPurge(sels, p.Soft, p.Version)
 	now := e.cfg.Now()
 	var total PurgeResult
 	var byKind [store.KindAll + 1]PurgeResult

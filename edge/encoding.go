@@ -246,7 +246,7 @@ func (e *Edge) storeVariant(epoch uint64, src, v *store.Entry) {
 	if cur, ok := e.cfg.Store.Get(src.Key); !ok || cur != src {
 		return // purged or replaced since it was looked up
 	}
-	hard, soft := e.purges.check(epoch, v)
+	hard, soft := e.purges.check(epoch, v, e.dataVersion(v))
 	since, marked := src.StaleSince()
 	switch {
 	case hard:

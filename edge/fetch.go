@@ -280,12 +280,12 @@ func (e *Edge) fetch(b *Behavior, r *http.Request, key string, stale *store.Entr
 			addVaryAcceptEncoding(en.Header)
 		}
 		res.shared, res.fill = en, f
-		hard, _ := e.purges.check(epoch, en)
+		hard, _ := e.purges.check(epoch, en, e.dataVersion(en))
 		storeIt := !hard // pump checks again once the body is complete
 		if storeIt {
 			res.stored = true // being stored: the body is still arriving
 		} else {
-			res.reason = "purged-during-fetch"
+			res.reason = "purged-during-fetch" // or read before a purge's data version
 		}
 		f.want, f.body = resp.ContentLength, make([]byte, 0, resp.ContentLength)
 		e.background.Add(1)
@@ -383,7 +383,7 @@ func (e *Edge) refresh(b *Behavior, out *http.Request, key string, stale *store.
 func (e *Edge) storeUnlessPurged(epoch uint64, en *store.Entry) bool {
 	e.storeMu.RLock()
 	defer e.storeMu.RUnlock()
-	hard, soft := e.purges.check(epoch, en)
+	hard, soft := e.purges.check(epoch, en, e.dataVersion(en))
 	switch {
 	case hard:
 		return false
@@ -397,10 +397,23 @@ func (e *Edge) storeUnlessPurged(epoch uint64, en *store.Entry) bool {
 
 // recordPurge logs a purge so that fetches in flight do not store what it
 // removes; the caller then removes (or marks) the matching entries.
-func (e *Edge) recordPurge(sels []store.Selector, soft bool) {
+func (e *Edge) recordPurge(sels []store.Selector, soft bool, version uint64) {
 	e.storeMu.Lock()
 	defer e.storeMu.Unlock()
-	e.purges.add(sels, soft)
+	e.purges.add(sels, soft, version)
+}
+
+// dataVersion is the data version en says it was read at
+// (Config.VersionHeader), 0 when it says none.
+func (e *Edge) dataVersion(en *store.Entry) uint64 {
+	if e.cfg.VersionHeader == "" || en.Header == nil {
+		return 0
+	}
+	v, err := strconv.ParseUint(en.Header.Get(e.cfg.VersionHeader), 10, 64)
+	if err != nil {
+		return 0
+	}
+	return v
 }
 
 type cancelOnClose struct {

@@ -268,7 +268,7 @@ func (e *Edge) invalidateURIs(r *http.Request, h http.Header) {
 	}
 	// Like a purge by URL: fetches in flight do not store the old response,
 	// and every Vary variant goes with its URL.
-	e.recordPurge(sels, false)
+	e.recordPurge(sels, false, 0)
 	for _, s := range sels {
 		e.cfg.Store.Purge(s)
 	}

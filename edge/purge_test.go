@@ -559,3 +559,72 @@ func TestSurrogateKeys(t *testing.T) {
 		t.Errorf("surrogateKeys = %s, want %s", got, want)
 	}
 }
+
+// versionedOrigin answers with X-Cache-Version: the data version its
+// (lagging) application tier read the response at.
+type versionedOrigin struct {
+	version atomic.Int64
+	calls   atomic.Int64
+}
+
+func (o *versionedOrigin) RoundTrip(r *http.Request) (*http.Response, error) {
+	o.calls.Add(1)
+	v := o.version.Load()
+	h := http.Header{}
+	h.Set("Cache-Control", "public, max-age=60")
+	h.Set("Surrogate-Key", "product:5 "+r.URL.Path)
+	h.Set("X-Cache-Version", fmt.Sprint(v))
+	body := fmt.Sprintf("v%d", v)
+	return &http.Response{StatusCode: 200, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: h,
+		Body: io.NopCloser(strings.NewReader(body)), ContentLength: int64(len(body)), Request: r}, nil
+}
+
+// A purge about data version 7 keeps the edge from storing a response its
+// origin read at an older version, even from a fetch that starts after the
+// purge (an API instance whose L1 has not applied the change yet): the
+// client gets it, the next request asks again, and once the origin serves
+// version 7 that is stored. With the check turned off it would be stored.
+func TestPurgeRefusesOlderDataVersion(t *testing.T) {
+	for _, header := range []string{"", "-"} {
+		o := &versionedOrigin{}
+		o.version.Store(6)
+		st, _ := store.NewMemory(store.Options{MaxBytes: 1 << 20})
+		e, err := New(Config{Behaviors: []Behavior{{Pattern: "*", Origin: o}}, Store: st, VersionHeader: header})
+		if err != nil {
+			t.Fatal(err)
+		}
+		get := func() (string, string) {
+			rec := getURL(e, "http://h/p/5")
+			return xcache(rec), rec.Body.String()
+		}
+		get()
+		if x, _ := get(); x != "Hit" {
+			t.Fatalf("before the purge: %s", x)
+		}
+		e.Purge(Purge{Tags: []string{"product:5"}, Version: 7})
+		if x, body := get(); x != "Miss" || body != "v6" {
+			t.Fatalf("after the purge: %s %q, want a miss answered with the lagging v6", x, body)
+		}
+		x, _ := get()
+		if header == "-" {
+			if x != "Hit" {
+				t.Errorf("with the version check off, the v6 response was not stored: %s", x)
+			}
+			continue
+		}
+		if x != "Miss" {
+			t.Fatalf("the v6 response read before the purge's version was stored: second request %s", x)
+		}
+		o.version.Store(7)
+		get()
+		if x, body := get(); x != "Hit" || body != "v7" {
+			t.Errorf("once the origin serves v7: %s %q, want a hit on v7", x, body)
+		}
+		// An unrelated purge about a later version does not touch it.
+		e.Purge(Purge{Tags: []string{"product:6"}, Version: 9})
+		if x, _ := get(); x != "Hit" {
+			t.Errorf("a purge of another tag at a later version removed it: %s", x)
+		}
+		st.Close()
+	}
+}

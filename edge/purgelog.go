@@ -21,6 +21,15 @@ import (
 // tags, and its path's prefixes (or the prefix selectors, whichever are
 // fewer) — however many purges ran and however many objects they removed.
 //
+// Purges that come from database changes carry the data version they are
+// about (Purge.Version), and the log keeps, per selector, the highest one.
+// A response that says which data version it was read at (the
+// VersionHeader, X-Cache-Version from Strata's API) and that a purge with a
+// higher version matches is not stored either, whenever its fetch started:
+// it was read from a tier that had not applied the change yet (an API
+// instance's L1 a moment behind this edge), and storing it would keep it
+// here after the invalidation completes everywhere.
+//
 // The log is bounded: past maxLogged remembered selectors, the oldest half
 // is forgotten and floor rises to the newest epoch forgotten. A fetch that
 // started before floor cannot be checked any more and does not store its
@@ -38,12 +47,15 @@ type purgeLog struct {
 // maxLogged bounds the selectors the log remembers.
 const maxLogged = 1 << 16
 
-// purgeMark is the epoch of the latest hard and soft purge by one selector.
-type purgeMark struct{ hard, soft uint64 }
+// purgeMark is the epoch of the latest hard and soft purge by one
+// selector, and the highest data version of each kind.
+type purgeMark struct{ hard, soft, vhard, vsoft uint64 }
 
 func (m *purgeMark) merge(o purgeMark) {
 	m.hard = max(m.hard, o.hard)
 	m.soft = max(m.soft, o.soft)
+	m.vhard = max(m.vhard, o.vhard)
+	m.vsoft = max(m.vsoft, o.vsoft)
 }
 
 type loggedSelector struct {
@@ -58,16 +70,19 @@ func (l *purgeLog) current() uint64 {
 	return l.epoch
 }
 
-// add records a purge by sels, soft or hard, and returns its epoch.
-func (l *purgeLog) add(sels []store.Selector, soft bool) uint64 {
+// add records a purge by sels, soft or hard, about data version (0: none),
+// and returns its epoch.
+func (l *purgeLog) add(sels []store.Selector, soft bool, version uint64) uint64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.epoch++
 	set := func(m *purgeMark) {
 		if soft {
 			m.soft = l.epoch
+			m.vsoft = max(m.vsoft, version)
 		} else {
 			m.hard = l.epoch
+			m.vhard = max(m.vhard, version)
 		}
 	}
 	for _, s := range sels {
@@ -104,13 +119,14 @@ func (l *purgeLog) forget(n int) {
 	l.order = append(l.order[:0:0], l.order[n:]...)
 }
 
-// check reports whether a purge after epoch since matches en: hard (a
-// purge removed what en would replace: do not store it) or soft (store it
-// stale).
-func (l *purgeLog) check(since uint64, en *store.Entry) (hard, soft bool) {
+// check reports whether a purge after epoch since, or one about a data
+// version above version (the one en was read at; 0: unknown), matches en:
+// hard (a purge removed what en would replace: do not store it) or soft
+// (store it stale).
+func (l *purgeLog) check(since uint64, en *store.Entry, version uint64) (hard, soft bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if since == l.epoch {
+	if since == l.epoch && version == 0 {
 		return false, false
 	}
 	if since < l.floor {
@@ -133,7 +149,7 @@ func (l *purgeLog) check(since uint64, en *store.Entry) (hard, soft bool) {
 	case len(prefixes) == 0:
 	case len(prefixes) < len(p):
 		for prefix, pm := range prefixes {
-			if (pm.hard > since || pm.soft > since) && strings.HasPrefix(p, prefix) {
+			if (pm.hard > since || pm.soft > since || pm.vhard > version || pm.vsoft > version) && strings.HasPrefix(p, prefix) {
 				m.merge(pm)
 			}
 		}
@@ -142,5 +158,6 @@ func (l *purgeLog) check(since uint64, en *store.Entry) (hard, soft bool) {
 			m.merge(prefixes[p[:i]])
 		}
 	}
-	return m.hard > since, m.soft > since
+	newer := func(v uint64) bool { return version > 0 && v > version }
+	return m.hard > since || newer(m.vhard), m.soft > since || newer(m.vsoft)
 }

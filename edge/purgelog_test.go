@@ -31,22 +31,40 @@ func TestPurgeLogCheck(t *testing.T) {
 			for _, padding := range []int{0, 10} {
 				var l purgeLog
 				for i := range padding {
-					l.add([]store.Selector{{Kind: store.KindPrefix, Value: fmt.Sprint("/zz", i)}}, false)
+					l.add([]store.Selector{{Kind: store.KindPrefix, Value: fmt.Sprint("/zz", i)}}, false, 0)
 				}
 				since := l.current()
-				if h, s := l.check(since, en); h || s {
+				if h, s := l.check(since, en, 0); h || s {
 					t.Fatalf("%v: matched before any purge", tt.sel)
 				}
-				l.add([]store.Selector{tt.sel}, soft)
-				h, s := l.check(since, en)
+				l.add([]store.Selector{tt.sel}, soft, 0)
+				h, s := l.check(since, en, 0)
 				if want := tt.match && !soft; h != want {
 					t.Errorf("%v soft=%v padding=%d: hard = %v, want %v", tt.sel, soft, padding, h, want)
 				}
 				if want := tt.match && soft; s != want {
 					t.Errorf("%v soft=%v padding=%d: soft = %v, want %v", tt.sel, soft, padding, s, want)
 				}
-				if h, s := l.check(l.current(), en); h || s {
+				if h, s := l.check(l.current(), en, 0); h || s {
 					t.Errorf("%v: a fetch that started after the purge is refused", tt.sel)
+				}
+				// A purge about data version 10: a response read at 9 is
+				// refused (or stored stale) even from a fetch that started
+				// after the purge; one read at 10 or later, or that says
+				// nothing, is not.
+				l.add([]store.Selector{tt.sel}, soft, 10)
+				after := l.current()
+				h, s = l.check(after, en, 9)
+				if want := tt.match && !soft; h != want {
+					t.Errorf("%v soft=%v: response older than the purge's version: hard = %v, want %v", tt.sel, soft, h, want)
+				}
+				if want := tt.match && soft; s != want {
+					t.Errorf("%v soft=%v: response older than the purge's version: soft = %v, want %v", tt.sel, soft, s, want)
+				}
+				for _, v := range []uint64{10, 11, 0} {
+					if h, s := l.check(after, en, v); h || s {
+						t.Errorf("%v: a response read at version %d is refused after a purge about version 10", tt.sel, v)
+					}
 				}
 			}
 		}
@@ -63,9 +81,9 @@ func TestPurgeLogBounded(t *testing.T) {
 	for i := range urls {
 		urls[i] = store.Selector{Kind: store.KindURL, Value: fmt.Sprint("http://h/", i)}
 	}
-	l.add(urls, false) // one purge of 100k URLs
+	l.add(urls, false, 0) // one purge of 100k URLs
 	for i := range 3 * maxLogged {
-		l.add([]store.Selector{{Kind: store.KindTag, Value: fmt.Sprint("t", i)}}, i%2 == 0)
+		l.add([]store.Selector{{Kind: store.KindTag, Value: fmt.Sprint("t", i)}}, i%2 == 0, 0)
 	}
 	size := len(l.order)
 	for _, m := range l.bySel {
@@ -74,16 +92,16 @@ func TestPurgeLogBounded(t *testing.T) {
 	if size > maxLogged {
 		t.Errorf("the log holds %d selectors, more than %d", size, maxLogged)
 	}
-	if h, _ := l.check(old, en); !h {
+	if h, _ := l.check(old, en, 0); !h {
 		t.Error("a fetch older than the forgotten purges may store")
 	}
 	recent := l.current()
-	l.add([]store.Selector{{Kind: store.KindPath, Value: "/q"}}, false)
-	if h, s := l.check(recent, en); h || s {
+	l.add([]store.Selector{{Kind: store.KindPath, Value: "/q"}}, false, 0)
+	if h, s := l.check(recent, en, 0); h || s {
 		t.Error("a recent fetch is refused by a purge that does not match it")
 	}
-	l.add([]store.Selector{{Kind: store.KindPath, Value: "/p"}}, false)
-	if h, _ := l.check(recent, en); !h {
+	l.add([]store.Selector{{Kind: store.KindPath, Value: "/p"}}, false, 0)
+	if h, _ := l.check(recent, en, 0); !h {
 		t.Error("a recent fetch is not refused by a purge that matches it")
 	}
 }
@@ -98,11 +116,11 @@ func BenchmarkPurgeLogCheck(b *testing.B) {
 			{Kind: store.KindURL, Value: fmt.Sprint("http://h/u", i)},
 			{Kind: store.KindTag, Value: fmt.Sprint("t", i)},
 			{Kind: store.KindPrefix, Value: fmt.Sprint("/p", i, "/")},
-		}, false)
+		}, false, 0)
 	}
 	en := &store.Entry{Key: "http://h/x", Path: "/" + strings.Repeat("seg/", 20), Tags: []string{"a", "b", "c"}}
 	b.ReportAllocs()
 	for b.Loop() {
-		l.check(since, en)
+		l.check(since, en, 0)
 	}
 }

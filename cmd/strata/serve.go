@@ -306,7 +306,7 @@ func newEdge(ef edgeFlags, metrics *obs.Metrics, logger *slog.Logger, behaviors 
 		return nil, nil, err
 	}
 	apply := func(_ context.Context, ev inval.Event) error {
-		res := e.Purge(edge.Purge{Paths: ev.Paths, URLs: ev.URLs, Tags: ev.Tags, All: ev.All, Soft: ev.Soft})
+		res := e.Purge(edge.Purge{Paths: ev.Paths, URLs: ev.URLs, Tags: ev.Tags, All: ev.All, Soft: ev.Soft, Version: ev.Version})
 		logger.Info("purge", "seq", ev.Seq, "by", ev.By, "paths", len(ev.Paths), "urls", len(ev.URLs),
 			"tags", len(ev.Tags), "all", ev.All, "soft", ev.Soft, "objects", res)
 		return nil
