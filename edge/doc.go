@@ -24,7 +24,10 @@
 //
 //   - A fetch that started before a purge matching its response does not
 //     store that response (after a soft purge: stores it stale), so a purge
-//     is never undone by a slow origin response (purgelog.go).
+//     is never undone by a slow origin response (purgelog.go). Nor is a
+//     response the origin read at a data version (Config.VersionHeader)
+//     older than a matching purge's (Purge.Version), whenever it was
+//     fetched: a tier behind the edge that lags cannot refill it.
 //
 //   - A successful unsafe request (POST, PUT, PATCH, DELETE) invalidates its
 //     target URI and same-origin Location and Content-Location (RFC 9111
