@@ -244,6 +244,9 @@ func (m *Memory) Delete(key string) bool {
 func (m *Memory) Purge(sel Selector) int {
 	switch sel.Kind {
 	case KindAll:
+		// The reaper first: while it removes entries, the index count and
+		// the purged count move apart and their difference is wrong.
+		m.waitReaped()
 		n := m.idx.count() - int(m.purged.Load())
 		m.c.InvalidateAll()
 		return max(n, 0)
