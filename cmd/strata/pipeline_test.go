@@ -247,3 +247,41 @@ func TestScaleOutPipeline(t *testing.T) {
 	}
 	check(bases, 4545)
 }
+
+// strata serve runs the whole pipeline in one process against real
+// PostgreSQL and Redis: a change made through psql reaches its edge and its
+// caches, woken by PostgreSQL's notification.
+func TestServeOnPostgresAndRedis(t *testing.T) {
+	redisAddr := testenv.Redis(t)
+	dsn := testenv.Postgres(t)
+	edgeAddr, apiAddr, adminAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	start(t, "admin", []string{"STRATA_ADMIN_TOKEN=secret"}, "serve", "-db", dsn, "-redis", "redis://"+redisAddr,
+		"-edge-addr", edgeAddr, "-api-addr", apiAddr, "-admin-addr", adminAddr, "-data-dir", t.TempDir(), "-relay-poll", "1h")
+	bases := []string{"http://" + edgeAddr, "http://" + apiAddr}
+	const id = 3
+	for _, b := range bases {
+		price(t, b, id)
+	}
+	// -relay-poll 1h: only the notification can wake the relay in time.
+	out := psql(t, dsn, fmt.Sprintf("UPDATE products SET price_cents = 777 WHERE id = %d; SELECT max(seq) FROM outbox", id))
+	v, err := strconv.ParseUint(out, 10, 64)
+	if err != nil {
+		t.Fatalf("psql output %q", out)
+	}
+	waitInvalidation(t, adminAddr, v)
+	for _, b := range bases {
+		if got := price(t, b, id); got != 777 {
+			t.Errorf("%s serves price %d after the invalidation completed; want 777", b, got)
+		}
+	}
+	resp, body := client{t}.do("PUT", "http://"+edgeAddr+"/api/products/"+strconv.Itoa(id), `{"price_cents": 778}`,
+		"Authorization", "Bearer secret")
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Invalidation") != "completed" {
+		t.Fatalf("PUT: %d %v %s", resp.StatusCode, resp.Header, body)
+	}
+	for _, b := range bases {
+		if got := price(t, b, id); got != 778 {
+			t.Errorf("%s serves price %d after the PUT; want 778", b, got)
+		}
+	}
+}
