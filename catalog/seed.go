@@ -28,7 +28,21 @@ var sampleProducts = []struct {
 
 // Seed fills an empty catalog — the sample products, then generated ones
 // up to n products in all (for benchmarks) — and reports whether it did.
+// Instances starting together on one empty database may all try: the
+// first to commit seeds it, and the others, whose inserts then fail, find
+// the catalog filled and report false without an error.
 func Seed(ctx context.Context, d *db.DB, n int) (bool, error) {
+	seeded, err := seed(ctx, d, n)
+	if err != nil {
+		var count int
+		if cerr := d.QueryRowContext(ctx, `SELECT COUNT(*) FROM products`).Scan(&count); cerr == nil && count > 0 {
+			return false, nil // another instance seeded it meanwhile
+		}
+	}
+	return seeded, err
+}
+
+func seed(ctx context.Context, d *db.DB, n int) (bool, error) {
 	var count int
 	if err := d.QueryRowContext(ctx, `SELECT COUNT(*) FROM products`).Scan(&count); err != nil {
 		return false, fmt.Errorf("catalog: seed: %w", err)
