@@ -765,6 +765,23 @@ func (c *Cache[V]) InvalidateAll(ctx context.Context, version uint64) error {
 	return nil
 }
 
+// InvalidateL1 is Invalidate for this instance's L1 only, for a
+// subscriber whose event's L2 tombstones were written already (by the
+// outbox relay, before it published the event): the same rule for L1, no
+// Redis round trips.
+func (c *Cache[V]) InvalidateL1(ctx context.Context, version uint64, names ...string) {
+	if len(names) > 0 {
+		_ = c.l1.Invalidate(ctx, version, names...)
+	}
+}
+
+// FlushL1 is InvalidateAll for this instance's L1 only (see InvalidateL1).
+func (c *Cache[V]) FlushL1(ctx context.Context, version uint64) {
+	if version > 0 {
+		_ = c.l1.Flush(ctx, version)
+	}
+}
+
 // DropL1 forgets every L1 entry and refuses the fills of loads already
 // under way, leaving L2 alone: for an instance that missed invalidations
 // it cannot replay (its bus subscription lost events), whose L1 may be

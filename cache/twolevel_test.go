@@ -761,3 +761,26 @@ func TestBadKeys(t *testing.T) {
 		}
 	}
 }
+
+// InvalidateL1 and FlushL1 apply the tombstone and floor rules to this
+// instance's L1 and make no L2 call: the relay wrote L2's already.
+func TestInvalidateL1LeavesL2Alone(t *testing.T) {
+	l2 := newMemL2(t)
+	c := newTwoLevel(t, l2, Options[string]{})
+	c.Fill(ctx0, "k", Item[string]{Value: "old", Version: 1})
+	calls := l2.calls.Load()
+	c.InvalidateL1(ctx0, 2, "k")
+	c.FlushL1(ctx0, 5)
+	if n := l2.calls.Load() - calls; n != 0 {
+		t.Errorf("%d L2 calls from InvalidateL1 and FlushL1, want 0", n)
+	}
+	if ok, _ := c.l1.Fill(ctx0, "k", Entry[string]{Value: "old", Version: 1}); ok {
+		t.Error("L1 took a fill older than its tombstone")
+	}
+	if ok, _ := c.l1.Fill(ctx0, "other", Entry[string]{Value: "x", Version: 4}); ok {
+		t.Error("L1 took a fill below the flush's floor")
+	}
+	if _, ok, _ := l2.Get(ctx0, "k"); !ok {
+		t.Error("InvalidateL1 removed the L2 entry")
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -141,10 +142,30 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serv
 // every cache tier. L1 is always invalidated; an error means L2 could not
 // be reached (the caches replay the invalidation on it when it returns).
 func (s *Service) Invalidate(ctx context.Context, version uint64, names ...string) error {
-	return errors.Join(
-		s.products.Invalidate(ctx, version, names...),
-		s.pages.Invalidate(ctx, version, names...),
-		s.summary.Invalidate(ctx, version, names...))
+	// The three caches' L2 writes go out together: one round trip's wait,
+	// not three, on the invalidation's path.
+	var wg sync.WaitGroup
+	var errs [3]error
+	wg.Go(func() { errs[0] = s.products.Invalidate(ctx, version, names...) })
+	wg.Go(func() { errs[1] = s.pages.Invalidate(ctx, version, names...) })
+	errs[2] = s.summary.Invalidate(ctx, version, names...)
+	wg.Wait()
+	return errors.Join(errs[:]...)
+}
+
+// InvalidateLocal is Invalidate for this instance's L1 caches only, for an
+// instance applying an event whose L2 tombstones the relay wrote before
+// publishing it; flush empties them (everything read before version).
+func (s *Service) InvalidateLocal(ctx context.Context, version uint64, flush bool, names ...string) {
+	if flush {
+		s.products.FlushL1(ctx, version)
+		s.pages.FlushL1(ctx, version)
+		s.summary.FlushL1(ctx, version)
+		return
+	}
+	s.products.InvalidateL1(ctx, version, names...)
+	s.pages.InvalidateL1(ctx, version, names...)
+	s.summary.InvalidateL1(ctx, version, names...)
 }
 
 // InvalidateAll empties every cache of the service, in every tier, and

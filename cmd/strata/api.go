@@ -212,11 +212,11 @@ func newAPIPipeline(ctx context.Context, database *db.DB, client rueidis.Client,
 	p.closers = append(p.closers, p.svc.Close)
 
 	apply := func(ctx context.Context, ev inval.Event) error {
-		// L1 is invalidated whatever happens; the relay has written the
-		// L2 tombstones before publishing.
-		if err := applyToCatalog(ctx, p.svc, ev); err != nil {
-			logger.Warn("app cache: L2 invalidation deferred", "seq", ev.Seq, "err", err)
-		}
+		// The relay wrote the L2 tombstones before publishing: this
+		// instance's L1 is all that is left (no Redis round trips before
+		// the acknowledgement). Events without a data version (admin
+		// purges) name no application-cache keys.
+		p.svc.InvalidateLocal(ctx, ev.Version, ev.Flush, ev.Keys...)
 		progress.Applied(ev)
 		return nil
 	}
