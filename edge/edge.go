@@ -44,7 +44,8 @@ type Behavior struct {
 
 	// Path, when set, selects requests instead of Pattern, with
 	// CloudFront's semantics: `*` is any run of bytes, `?` one byte,
-	// matched against the escaped request path (r.URL.EscapedPath()).
+	// matched against the escaped request path (r.URL.EscapedPath()) with
+	// the escapes of pattern characters decoded (see selectionPath).
 	Path *config.Pattern
 	// AllowedMethods are the methods the behavior accepts; others get 405
 	// with Allow. Zero: every method.
@@ -94,9 +95,60 @@ func (b *Behavior) matches(path string) bool {
 // selects reports whether b handles a request for u.
 func (b *Behavior) selects(u *url.URL) bool {
 	if b.Path != nil {
-		return b.Path.Match(u.EscapedPath())
+		return b.Path.Match(selectionPath(u.EscapedPath()))
 	}
 	return b.matches(u.Path)
+}
+
+// selectionPath is the escaped path p with every percent-encoded byte that
+// may appear in a path pattern (letters, digits, "/" and the pattern
+// punctuation) decoded, and the other escapes in upper case: the path as an
+// origin that decodes it sees it. Matched as sent, /privat%65/x or
+// /private%2Fx would miss /private/* and its signature check while the
+// origin served /private/x. CloudFront, likewise, decodes unreserved
+// characters (RFC 3986 section 6.2.2) before matching.
+func selectionPath(p string) string {
+	if strings.IndexByte(p, '%') < 0 {
+		return p
+	}
+	const hex = "0123456789ABCDEF"
+	b := make([]byte, 0, len(p))
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if c == '%' && i+2 < len(p) && ishex(p[i+1]) && ishex(p[i+2]) {
+			d := unhex(p[i+1])<<4 | unhex(p[i+2])
+			if d != '%' && patternByte(d) {
+				b = append(b, d)
+			} else {
+				b = append(b, '%', hex[d>>4], hex[d&15])
+			}
+			i += 2
+			continue
+		}
+		b = append(b, c)
+	}
+	return string(b)
+}
+
+// patternByte reports whether c may appear in a path pattern
+// (config.CompilePattern).
+func patternByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+		strings.IndexByte(`_-.*$/~"'@:+?&`, c) >= 0
+}
+
+func ishex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0'
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10
+	}
+	return c - 'A' + 10
 }
 
 // Results recorded per request: how the edge answered it.

@@ -18,6 +18,16 @@ import (
 
 // ServeHTTP answers r from the store or its behavior's origin.
 func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if uncleanPath(r.URL.Path) {
+		// Behaviors are chosen on the path as sent, but origins (the static
+		// site, most servers) resolve dot segments and repeated slashes: a
+		// path such as /public/../private/x would select /public/* and be
+		// served /private/x, past that behavior's signature check.
+		h := w.Header()
+		h.Set("Cache-Control", "no-store")
+		http.Error(w, "path with dot segments or empty segments", http.StatusBadRequest)
+		return
+	}
 	b := e.behavior(r.URL)
 	if b == nil {
 		http.Error(w, "no behavior matches this path", http.StatusNotFound)
@@ -272,4 +282,26 @@ func (e *Edge) invalidateURIs(r *http.Request, h http.Header) {
 	for _, s := range sels {
 		e.cfg.Store.Purge(s)
 	}
+}
+
+// uncleanPath reports whether p, a decoded request path, has a "." or ".."
+// segment or an empty segment other than a trailing one (//): a path an
+// origin may resolve to another path than the one behaviors were matched
+// against.
+func uncleanPath(p string) bool {
+	if p == "" || p == "*" {
+		return false
+	}
+	p = strings.TrimPrefix(p, "/")
+	for p != "" {
+		var seg string
+		seg, p, _ = strings.Cut(p, "/")
+		if seg == "." || seg == ".." {
+			return true
+		}
+		if seg == "" {
+			return true // "//": the trailing slash was cut with its segment
+		}
+	}
+	return false
 }
