@@ -27,13 +27,16 @@ type commit struct {
 }
 
 // completion reports when c's invalidation completed, at the latest, and
-// whether that is known.
+// whether that is known: the earlier of the record's completion and, when
+// the PUT answered "completed", its return (a record's CompleteTime may be
+// later than the PUT's promise: it is when a tracker first saw it, and the
+// record may be of a later batch than the write's).
 func (c *commit) completion() (time.Time, bool) {
 	switch {
+	case c.completedByPut && (c.completeTime.IsZero() || c.acked.Before(c.completeTime)):
+		return c.acked, true
 	case !c.completeTime.IsZero():
 		return c.completeTime, true
-	case c.completedByPut:
-		return c.acked, true
 	}
 	return time.Time{}, false
 }
