@@ -20,6 +20,7 @@ import (
 	"github.com/strata-cache/strata/edge"
 	"github.com/strata-cache/strata/edge/store"
 	"github.com/strata-cache/strata/inval"
+	"github.com/strata-cache/strata/inval/redisbus"
 	"github.com/strata-cache/strata/obs"
 	"github.com/strata-cache/strata/site"
 )
@@ -88,6 +89,11 @@ func (f *adminFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.rateBurst, "admin-rate-burst", 10000, "invalidation items the admin API accepts at once after a quiet period")
 }
 
+// serveCursorPrefix keeps strata serve's relay cursor in Redis apart from
+// the scale-out relays' (strata api publishes to the Redis bus, serve to
+// its own in-memory one).
+const serveCursorPrefix = "strata-serve"
+
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	edgeAddr := fs.String("edge-addr", ":8080", "edge address: what clients connect to")
@@ -152,19 +158,27 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// the admin API lists them with their commit-to-completion times.
 	tracker := inval.NewTrackerWith(bus, inval.TrackerOptions{Logger: logger, OnComplete: metrics.InvalidationCompleted})
 	defer tracker.Close()
-	relay, err := inval.NewRelay(ctx, inval.RelayConfig{Outbox: db.Outbox{DB: database, Logger: logger}, Publisher: tracker,
-		Retention: apf.retention, Logger: logger})
-	if err != nil {
-		closeAll(ls)
-		return err
-	}
 	var redisClient rueidis.Client
+	var cursor inval.Cursor // nil: in memory, right while every cache starts empty with the process
 	if *redisURL != "" {
 		if redisClient, err = credis.NewClient(*redisURL); err != nil {
 			closeAll(ls)
 			return fmt.Errorf("serve: -redis: %w", err)
 		}
 		defer redisClient.Close()
+		// L2 outlives the process: a restarted serve must relay what was
+		// committed while it was down (or before it crashed), so the
+		// cursor lives beside L2 (apart from strata api's).
+		if cursor, err = redisbus.NewCursor(redisClient, serveCursorPrefix); err != nil {
+			closeAll(ls)
+			return fmt.Errorf("serve: -redis: %w", err)
+		}
+	}
+	relay, err := inval.NewRelay(ctx, inval.RelayConfig{Outbox: db.Outbox{DB: database, Logger: logger}, Publisher: tracker,
+		Cursor: cursor, Retention: apf.retention, Logger: logger})
+	if err != nil {
+		closeAll(ls)
+		return err
 	}
 	svc, err := catalog.New(catalog.Config{
 		Redis:         redisClient,
