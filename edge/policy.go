@@ -268,11 +268,26 @@ func appendPolicyURL(dst []byte, p *config.CachePolicy, scheme, host, escapedPat
 		} else {
 			dst = append(dst, '&')
 		}
-		dst = appendQueryEscape(dst, q.name)
+		rawName, rawValue, _ := strings.Cut(q.raw, "=")
+		dst = appendQueryPart(dst, rawName, q.name)
 		dst = append(dst, '=')
-		dst = appendQueryEscape(dst, q.value)
+		dst = appendQueryPart(dst, rawValue, q.value)
 	}
 	return dst
+}
+
+// appendQueryPart appends a parameter's name or value: decoded re-encoded,
+// or as written when it does not decode ("%zz"). Written as is, it cannot
+// be taken for the encoding of another value: appendQueryEscape always
+// follows '%' with two hex digits, so "?a=%zz" and "?a=%25zz", which
+// origins read differently, do not share a key.
+func appendQueryPart(dst []byte, raw, decoded string) []byte {
+	for i := 0; i < len(raw); i++ {
+		if raw[i] == '%' && (i+2 >= len(raw) || !ishex(raw[i+1]) || !ishex(raw[i+2])) {
+			return append(dst, raw...)
+		}
+	}
+	return appendQueryEscape(dst, decoded)
 }
 
 // queryParam is a decoded query parameter.

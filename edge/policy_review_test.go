@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/strata-cache/strata/edge/config"
 	"github.com/strata-cache/strata/edge/signed"
 )
 
@@ -73,5 +74,34 @@ default_behavior:
 	}
 	if resp, body := h.do(t, "GET", "/public/a.txt"); resp.StatusCode != 200 || body != "public" {
 		t.Errorf("GET /public/a.txt: %d %q", resp.StatusCode, body)
+	}
+}
+
+// TestReviewUndecodableQueryKeepsItsOwnKey: a query parameter that does not
+// decode ("%zz") was keyed as its bytes re-encoded ("%25zz"), the key of
+// another request that origins read differently: a Go origin drops
+// "a=%zz" and reads "a=%25zz" as "%zz", so one client's response answered
+// the other's.
+func TestReviewUndecodableQueryKeepsItsOwnKey(t *testing.T) {
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		fmt.Fprintf(w, "a=%q", r.URL.Query().Get("a"))
+	})
+	p := testPolicy(func(p *config.CachePolicy) { p.QueryStrings.Mode = config.FilterAll })
+	h := newPolicyHarness(t, nil, Behavior{Pattern: "*", Origin: originOf(o), CachePolicy: p})
+	for _, tc := range []struct{ uri, want string }{
+		{"/p?a=%zz", `a=""`},
+		{"/p?a=%25zz", `a="%zz"`},
+		{"/p?a=%", `a=""`},
+		{"/p?a=%25", `a="%"`},
+		{"/p?a=%31", `a="1"`},
+		{"/p?a=1", `a="1"`},
+	} {
+		if _, body := h.do(t, "GET", tc.uri); body != tc.want {
+			t.Errorf("GET %s: %s, want %s", tc.uri, body, tc.want)
+		}
+	}
+	if n := o.calls.Load(); n != 5 {
+		t.Errorf("%d origin calls, want 5 (?a=%%31 and ?a=1 share an entry)", n)
 	}
 }
