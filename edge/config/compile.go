@@ -235,6 +235,11 @@ func (c *checker) headers(h map[string]string, path, owner string) http.Header {
 			c.errorf(p, "%s: header %s: value holds a line break or NUL", owner, name)
 			continue
 		}
+		if strings.ContainsFunc(h[name], func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }) {
+			// net/http refuses to send such a value: every request would fail.
+			c.errorf(p, "%s: header %s: value holds a control character", owner, name)
+			continue
+		}
 		out.Set(name, h[name])
 	}
 	return out
