@@ -46,6 +46,11 @@ type Cursor interface {
 	// Store records that rows up to seq are published. A lower seq than
 	// the one stored is ignored.
 	Store(ctx context.Context, seq uint64) error
+	// Init stores seq if the cursor holds nothing, and returns what it
+	// holds: of several relays starting at once on an empty cursor, the
+	// first one's position wins, and none starts after rows another may
+	// not have published.
+	Init(ctx context.Context, seq uint64) (uint64, error)
 }
 
 // MemoryCursor is a Cursor held in process: a relay restarted with a new
@@ -70,6 +75,16 @@ func (c *MemoryCursor) Store(_ context.Context, seq uint64) error {
 	defer c.mu.Unlock()
 	c.seq, c.ok = max(c.seq, seq), true
 	return nil
+}
+
+// Init implements Cursor.
+func (c *MemoryCursor) Init(_ context.Context, seq uint64) (uint64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.ok {
+		c.seq, c.ok = seq, true
+	}
+	return c.seq, nil
 }
 
 // RelayConfig configures a Relay. Outbox and Publisher are required.
@@ -199,10 +214,11 @@ func (r *Relay) load(ctx context.Context) error {
 		return fmt.Errorf("inval: relay cursor: %w", err)
 	}
 	if !ok {
-		if seq, err = r.cfg.Outbox.Last(ctx); err != nil {
+		last, err := r.cfg.Outbox.Last(ctx)
+		if err != nil {
 			return fmt.Errorf("inval: relay start: %w", err)
 		}
-		if err := r.cfg.Cursor.Store(ctx, seq); err != nil {
+		if seq, err = r.cfg.Cursor.Init(ctx, last); err != nil {
 			return fmt.Errorf("inval: relay cursor: %w", err)
 		}
 	}

@@ -15,6 +15,15 @@ func TestCursor(t *testing.T, newCursors func(t *testing.T, n int) []inval.Curso
 	if seq, ok, err := cs[0].Load(ctx); err != nil || ok || seq != 0 {
 		t.Fatalf("new cursor Load = %d, %v, %v; want 0, false, nil", seq, ok, err)
 	}
+	// Of relays starting at once on an empty cursor, the first position
+	// wins and every one starts there.
+	if got, err := cs[0].Init(ctx, 5); err != nil || got != 5 {
+		t.Fatalf("Init(5) on an empty cursor = %d, %v; want 5", got, err)
+	}
+	if got, err := cs[1].Init(ctx, 9); err != nil || got != 5 {
+		t.Fatalf("a second Init(9) = %d, %v; want the first one's 5", got, err)
+	}
+	cs = newCursors(t, 2)
 	if err := cs[0].Store(ctx, 0); err != nil {
 		t.Fatal(err)
 	}

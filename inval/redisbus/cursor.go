@@ -55,6 +55,22 @@ func (c *Cursor) Load(ctx context.Context) (uint64, bool, error) {
 	return seq, true, nil
 }
 
+// Init implements inval.Cursor.
+func (c *Cursor) Init(ctx context.Context, seq uint64) (uint64, error) {
+	err := c.c.Do(ctx, c.c.B().Set().Key(c.key).Value(strconv.FormatUint(seq, 10)).Nx().Build()).Error()
+	if err != nil && !rueidis.IsRedisNil(err) {
+		return 0, fmt.Errorf("redisbus: relay cursor: %w", err)
+	}
+	got, ok, err := c.Load(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if !ok {
+		return 0, fmt.Errorf("redisbus: relay cursor %s vanished after it was set", c.key)
+	}
+	return got, nil
+}
+
 // storeIfGreater sets KEYS[1] to ARGV[1] unless it holds a greater number.
 var storeIfGreater = rueidis.NewLuaScript(`
 local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
