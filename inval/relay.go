@@ -376,10 +376,21 @@ func (r *Relay) RunLeader(ctx context.Context, lead func(context.Context) (Leade
 		r.mu.Lock()
 		r.loaded = false // another leader may have moved the cursor
 		r.mu.Unlock()
-		if _, err := r.Sync(ctx); err != nil && ctx.Err() == nil {
+		// The term's work stops when leadership is lost, mid-Sync too:
+		// another relay may be publishing by then.
+		term, endTerm := context.WithCancel(ctx)
+		go func() {
+			select {
+			case <-l.Lost():
+				endTerm()
+			case <-term.Done():
+			}
+		}()
+		if _, err := r.Sync(term); err != nil && term.Err() == nil {
 			r.cfg.Logger.Warn("inval: relay sync failed", "err", err)
 		}
-		r.run(ctx, l.Lost(), wake, poll)
+		r.run(term, l.Lost(), wake, poll)
+		endTerm()
 		l.Release()
 		if ctx.Err() == nil {
 			r.cfg.Logger.Warn("inval: relay leadership lost; taking it again")
