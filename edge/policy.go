@@ -1,7 +1,6 @@
 package edge
 
 import (
-	"cmp"
 	"net/http"
 	"net/url"
 	"slices"
@@ -21,8 +20,9 @@ import (
 //	scheme://host/escaped-path?sorted-query [\x00 h <name> <value>]... [\x00 c <name> <value>]... [\x00 m OPTIONS]
 //
 // where the query holds only the parameters the policy keys on, each
-// decoded and re-encoded the same way and sorted by name then value (so
-// "?b=2&a=1" and "?a=1&b=2" are one entry), and each header and cookie
+// decoded and re-encoded the same way and sorted by name, keeping the order
+// of a repeated name's values (so "?b=2&a=1" and "?a=1&b=2" are one entry,
+// "?a=1&a=2" and "?a=2&a=1" two: origins read the first), and each header and cookie
 // name and value is written with its length in front, so no two different
 // requests make the same key. The part before the first NUL is the key's
 // URL: entries are indexed under it (store.Entry.Primary), so a purge by
@@ -179,9 +179,7 @@ func (e *Edge) requestKey(b *Behavior, r *http.Request) string {
 	if p.Cookies.Mode != config.FilterNone && len(r.Header["Cookie"]) > 0 {
 		var stack [8]queryParam
 		cs := keyCookies(stack[:0], r.Header["Cookie"], &p.Cookies)
-		slices.SortFunc(cs, func(a, b queryParam) int {
-			return cmp.Or(strings.Compare(a.name, b.name), strings.Compare(a.value, b.value))
-		})
+		slices.SortStableFunc(cs, func(a, b queryParam) int { return strings.Compare(a.name, b.name) })
 		for _, c := range cs {
 			k = append(k, "\x00c"...)
 			k = appendLP(k, c.name)
@@ -259,9 +257,10 @@ func appendPolicyURL(dst []byte, p *config.CachePolicy, scheme, host, escapedPat
 	if len(params) == 0 {
 		return dst
 	}
-	slices.SortFunc(params, func(a, b queryParam) int {
-		return cmp.Or(strings.Compare(a.name, b.name), strings.Compare(a.value, b.value))
-	})
+	// By name only: the values of a repeated parameter keep their order,
+	// which most frameworks read (the first one wins), so ?a=1&a=2 and
+	// ?a=2&a=1 are different entries.
+	slices.SortStableFunc(params, func(a, b queryParam) int { return strings.Compare(a.name, b.name) })
 	for i, q := range params {
 		if i == 0 {
 			dst = append(dst, '?')
