@@ -240,9 +240,22 @@ func (c *checker) headers(h map[string]string, path, owner string) http.Header {
 			c.errorf(p, "%s: header %s: value holds a control character", owner, name)
 			continue
 		}
+		if framing[http.CanonicalHeaderKey(name)] {
+			// The edge and net/http own these: a fixed value would break
+			// the framing of every message, or the connection.
+			c.keyErrorf(p, "%s: header %s cannot be set: it frames the message or the connection", owner, name)
+			continue
+		}
 		out.Set(name, h[name])
 	}
 	return out
+}
+
+// framing are the fields that say how a message is delimited or how the
+// connection behaves, which configured headers must not set.
+var framing = map[string]bool{
+	"Content-Length": true, "Transfer-Encoding": true, "Connection": true, "Keep-Alive": true,
+	"Upgrade": true, "Te": true, "Trailer": true, "Proxy-Connection": true, "Host": true,
 }
 
 func validHeaderName(s string) bool {
