@@ -74,11 +74,21 @@ func (e *Edge) collapsedFetch(b *Behavior, r *http.Request, key, flightKey strin
 		// load and the client's wait. The caller serves stale or an error.
 		return nil, false, f.err
 	}
-	if f.head.shared != nil && varyMatches(f.head.shared.Vary, r.Header) {
+	if f.head.shared != nil && varyMatches(f.head.shared.Vary, r.Header) && !e.overtaken(f.head) {
 		return f.head.forWaiter(), true, nil
 	}
 	res, err = e.fetch(b, r, key, stale, true, nil, "")
 	return res, false, err
+}
+
+// overtaken reports whether a purge has overtaken the flight's response
+// since it started, or it was read at a data version older than a purge
+// that matches it (see purgeLog): a waiter that joins then must not be
+// given it. The flight's own requester, and waiters that joined before the
+// purge, asked before it and may have it.
+func (e *Edge) overtaken(f *fetched) bool {
+	hard, _ := e.purges.check(f.epoch, f.shared, e.dataVersion(f.shared))
+	return hard
 }
 
 // leadFill makes the origin request for a flight and publishes its outcome

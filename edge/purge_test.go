@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -627,4 +628,52 @@ func TestPurgeRefusesOlderDataVersion(t *testing.T) {
 		}
 		st.Close()
 	}
+}
+
+// gatedVersionOrigin is versionedOrigin whose first request waits for gate.
+type gatedVersionOrigin struct {
+	versionedOrigin
+	gate chan struct{}
+	once sync.Once
+}
+
+func (o *gatedVersionOrigin) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := o.versionedOrigin.RoundTrip(r) // the version is read now
+	o.once.Do(func() { <-o.gate })
+	return resp, err
+}
+
+// A request that joins a collapsed fetch whose response turns out to be
+// older than a purge's data version is not given it: the fetch started
+// after this edge applied the purge but reached a tier that had not (an
+// API instance a moment behind), and the joiner, which may have asked
+// after the invalidation completed everywhere, fetches on its own.
+// (strata bench caught a reader served the old version this way.)
+func TestCollapsedWaiterNotGivenResponseOlderThanPurge(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		o := &gatedVersionOrigin{gate: make(chan struct{})}
+		o.version.Store(6)
+		st, _ := store.NewMemory(store.Options{MaxBytes: 1 << 20})
+		defer st.Close()
+		e, err := New(Config{Behaviors: []Behavior{{Pattern: "*", Origin: o}}, Store: st})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Purge(Purge{Tags: []string{"product:5"}, Version: 7})
+		bodies := make(chan string, 2)
+		go func() { bodies <- getURL(e, "http://h/p/5").Body.String() }() // leads; its origin read is lagging
+		synctest.Wait()
+		go func() { bodies <- getURL(e, "http://h/p/5").Body.String() }() // joins
+		synctest.Wait()
+		o.version.Store(7) // the tier behind the edge has applied the change
+		close(o.gate)
+		got := []string{<-bodies, <-bodies}
+		slices.Sort(got)
+		if got[0] != "v6" || got[1] != "v7" {
+			t.Errorf("bodies %q: want the leader's lagging v6 and the joiner's own v7", got)
+		}
+		if n := o.calls.Load(); n != 2 {
+			t.Errorf("%d origin requests, want 2 (the joiner fetched on its own)", n)
+		}
+	})
 }

@@ -191,7 +191,11 @@ func (k *checker) classify(id int64, start time.Time, version int64) (verdict, *
 
 // read checks one read of product id that started at start and returned
 // version.
-func (k *checker) read(id int64, start time.Time, version int64) {
+func (k *checker) read(id int64, start time.Time, version int64) { k.readVia(id, start, version, "") }
+
+// readVia is read with a description of where the response came from,
+// which stale-read examples show.
+func (k *checker) readVia(id int64, start time.Time, version int64, via string) {
 	k.mu.RLock()
 	v, c := k.classify(id, start, version)
 	k.mu.RUnlock()
@@ -203,10 +207,10 @@ func (k *checker) read(id int64, start time.Time, version int64) {
 	switch v {
 	case staleAfter:
 		k.staleAfter++
-		k.example(id, start, version, c, "after")
+		k.example(id, start, version, c, "after", via)
 	case staleBefore:
 		k.staleBefore++
-		k.example(id, start, version, c, "before")
+		k.example(id, start, version, c, "before", via)
 	case staleUnknown:
 		if len(k.deferred) < maxDeferred {
 			k.deferred = append(k.deferred, staleRead{id, start, version})
@@ -214,12 +218,12 @@ func (k *checker) read(id int64, start time.Time, version int64) {
 		}
 		k.overflow++
 		k.staleBefore++
-		k.example(id, start, version, c, "before")
+		k.example(id, start, version, c, "before", via)
 	}
 }
 
 // example describes a stale read, for the first few. Callers hold k.smu.
-func (k *checker) example(id int64, start time.Time, version int64, c *commit, class string) {
+func (k *checker) example(id int64, start time.Time, version int64, c *commit, class, via string) {
 	if len(k.examples) >= maxExamples || c == nil || k.exampled[[2]int64{id, c.version}] {
 		return
 	}
@@ -227,7 +231,7 @@ func (k *checker) example(id int64, start time.Time, version int64, c *commit, c
 		k.exampled = map[[2]int64]bool{}
 	}
 	k.exampled[[2]int64{id, c.version}] = true
-	at := func(t time.Time) string { return fmt.Sprintf("+%.3fs", t.Sub(k.begin).Seconds()) }
+	at := func(t time.Time) string { return fmt.Sprintf("+%.6fs", t.Sub(k.begin).Seconds()) }
 	done := "not seen complete"
 	if t, ok := c.completion(); ok {
 		done = "complete by " + at(t)
@@ -235,6 +239,9 @@ func (k *checker) example(id int64, start time.Time, version int64, c *commit, c
 	k.examples = append(k.examples, fmt.Sprintf(
 		"product %d: read started %s returned v%d; v%d acknowledged %s, invalidation %s (stale %s completion)",
 		id, at(start), version, c.version, at(c.acked), done, class))
+	if via != "" {
+		k.examples[len(k.examples)-1] += "; " + via
+	}
 }
 
 // finish classifies the stale reads deferred until invalidation records
@@ -249,10 +256,10 @@ func (k *checker) finish() (after, before, overflow int64, examples []string) {
 		switch v {
 		case staleAfter:
 			k.staleAfter++
-			k.example(r.id, r.start, r.version, c, "after")
+			k.example(r.id, r.start, r.version, c, "after", "")
 		case staleBefore, staleUnknown:
 			k.staleBefore++
-			k.example(r.id, r.start, r.version, c, "before")
+			k.example(r.id, r.start, r.version, c, "before", "")
 		}
 	}
 	k.deferred = nil

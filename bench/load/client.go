@@ -73,20 +73,26 @@ type productBody struct {
 
 // readProduct reads product id through the edge: its version and whether
 // the edge answered from its cache.
-func (c *client) readProduct(ctx context.Context, id int64) (version int64, hit bool, err error) {
+func (c *client) readProduct(ctx context.Context, id int64) (version int64, hit bool, via string, err error) {
 	u := c.edge + "/api/products/" + strconv.FormatInt(id, 10)
 	resp, b, err := c.do(ctx, http.MethodGet, u, nil, false)
 	if err != nil {
-		return 0, false, err
+		return 0, false, "", err
 	}
 	var p productBody
 	if err := json.Unmarshal(b, &p); err != nil {
-		return 0, false, fmt.Errorf("GET %s: body: %w", u, err)
+		return 0, false, "", fmt.Errorf("GET %s: body: %w", u, err)
 	}
 	if p.ID != id || p.Version <= 0 {
-		return 0, false, fmt.Errorf("GET %s: body has id %d version %d", u, p.ID, p.Version)
+		return 0, false, "", fmt.Errorf("GET %s: body has id %d version %d", u, p.ID, p.Version)
 	}
-	return p.Version, edgeHit(resp.Header), nil
+	return p.Version, edgeHit(resp.Header), servedBy(resp.Header), nil
+}
+
+// servedBy describes where a response came from, for stale-read examples.
+func servedBy(h http.Header) string {
+	return fmt.Sprintf("X-Cache %q, Age %q, X-Cache-Version %q, Cache-Status %q",
+		h.Get("X-Cache"), h.Get("Age"), h.Get("X-Cache-Version"), strings.Join(h.Values("Cache-Status"), ", "))
 }
 
 // edgeHit reports whether the response was served from the edge's cache:

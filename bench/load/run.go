@@ -235,7 +235,7 @@ func (r *run) readLoop(ctx context.Context, rd *reader, stream uint64) {
 		id := p.next()
 		rctx, cancel := context.WithTimeout(ctx, r.cfg.RequestTimeout)
 		start := time.Now()
-		version, hit, err := r.c.readProduct(rctx, id)
+		version, hit, via, err := r.c.readProduct(rctx, id)
 		end := time.Now()
 		cancel()
 		if err != nil {
@@ -250,7 +250,7 @@ func (r *run) readLoop(ctx context.Context, rd *reader, stream uint64) {
 			rd.hits++
 		}
 		rd.latency.record(end.Sub(start))
-		r.k.read(id, start, version)
+		r.k.readVia(id, start, version, via)
 	}
 }
 
@@ -350,7 +350,7 @@ func (r *run) warmup(ctx context.Context, n int) error {
 		wg.Go(func() {
 			for id := range ids {
 				rctx, cancel := context.WithTimeout(ctx, r.cfg.RequestTimeout)
-				_, _, err := r.c.readProduct(rctx, id)
+				_, _, _, err := r.c.readProduct(rctx, id)
 				cancel()
 				if err != nil {
 					first.CompareAndSwap(nil, &err)
