@@ -122,7 +122,7 @@ type RelayConfig struct {
 // Relay publishes outbox rows as invalidations, in order: rows are read
 // after the cursor, coalesced (their keys, tags and paths merged, so a key
 // updated many times in a burst is invalidated once), applied (Apply),
-// published with CallerReference "outbox:FROM-TO" — which makes a batch
+// published with CallerReference "outbox:FROM-TO@TIME" — which makes a batch
 // published twice, by a relay that died before moving the cursor and the
 // one taking over, one invalidation — and only then is the cursor moved.
 // A crash anywhere in between publishes a batch again; it never skips one.
@@ -208,19 +208,29 @@ func (r *Relay) Sync(ctx context.Context) (Invalidation, error) {
 }
 
 // load reads the cursor; an empty one starts after the outbox's last row.
+// A cursor ahead of the outbox means the database went back in time (a
+// restore, another database): the relay then goes on from the outbox's
+// last row, or it would skip every row up to the cursor, and says so. (The
+// cursor itself only moves forward; until the outbox passes it, a relay
+// that starts again republishes what followed, which is harmless.)
 func (r *Relay) load(ctx context.Context) error {
 	seq, ok, err := r.cfg.Cursor.Load(ctx)
 	if err != nil {
 		return fmt.Errorf("inval: relay cursor: %w", err)
 	}
-	if !ok {
-		last, err := r.cfg.Outbox.Last(ctx)
-		if err != nil {
-			return fmt.Errorf("inval: relay start: %w", err)
-		}
+	last, err := r.cfg.Outbox.Last(ctx)
+	if err != nil {
+		return fmt.Errorf("inval: relay start: %w", err)
+	}
+	switch {
+	case !ok:
 		if seq, err = r.cfg.Cursor.Init(ctx, last); err != nil {
 			return fmt.Errorf("inval: relay cursor: %w", err)
 		}
+	case seq > last:
+		r.cfg.Logger.Error("inval: the relay's cursor is ahead of the outbox: the database was restored or replaced; relaying from its last row (see docs/consistency.md, Operations)",
+			"cursor", seq, "outbox_last", last)
+		seq = last
 	}
 	r.pos, r.loaded = seq, true
 	return nil
@@ -237,7 +247,7 @@ func (r *Relay) publish(ctx context.Context, ev Event, from uint64) error {
 	inv, err := r.cfg.Publisher.Create(ctx, Request{
 		Keys: ev.Keys, Tags: ev.Tags, Paths: ev.Paths, All: ev.All, Flush: ev.Flush,
 		FromVersion: from, Version: ev.Version, Time: ev.Time, By: ev.By,
-		CallerReference: "outbox:" + strconv.FormatUint(from, 10) + "-" + strconv.FormatUint(ev.Version, 10),
+		CallerReference: callerReference(from, ev),
 	})
 	if err != nil {
 		return fmt.Errorf("inval: publishing outbox rows %d-%d: %w", from, ev.Version, err)
@@ -250,6 +260,17 @@ func (r *Relay) publish(ctx context.Context, ev Event, from uint64) error {
 		r.cfg.Logger.Warn("inval: relay cursor not stored", "seq", ev.Version, "err", err)
 	}
 	return nil
+}
+
+// callerReference names a batch: its rows' sequences, and the time of its
+// first row, so that rows numbered again after the database went back in
+// time (a restore) are not taken for the batch that had those numbers.
+func callerReference(from uint64, ev Event) string {
+	ref := "outbox:" + strconv.FormatUint(from, 10) + "-" + strconv.FormatUint(ev.Version, 10)
+	if !ev.Time.IsZero() {
+		ref += "@" + strconv.FormatInt(ev.Time.UnixNano(), 10)
+	}
+	return ref
 }
 
 // prune removes relayed rows past retention, at most every 10 seconds.

@@ -335,3 +335,34 @@ func TestRelayFlush(t *testing.T) {
 		t.Errorf("subscriber got %+v", evs)
 	}
 }
+
+// A database that went back in time (restored from a backup) leaves the
+// shared cursor ahead of its outbox: the relay goes on from the outbox's
+// last row instead of skipping every row up to the cursor, and rows
+// numbered again are new invalidations, not the old batches that had
+// those numbers.
+func TestRelayDatabaseWentBack(t *testing.T) {
+	e := newRelayEnv(t)
+	cur := &MemoryCursor{ok: true}
+	r := e.relay(t, RelayConfig{Cursor: cur})
+	e.ob.add(row(1, "a"), row(2, "b"), row(3, "c"))
+	old, err := r.Sync(context.Background())
+	if err != nil || old.Version != 3 {
+		t.Fatalf("Sync = %+v, %v", old, err)
+	}
+	// Restore: the outbox holds row 1 only; then row 2 is written anew.
+	e.ob.mu.Lock()
+	e.ob.rows = e.ob.rows[:1]
+	e.ob.mu.Unlock()
+	restarted := e.relay(t, RelayConfig{Cursor: cur})
+	e.ob.add(Event{Version: 2, Keys: []string{"b"}, Time: time.Unix(1000, 0)})
+	inv, err := restarted.Sync(context.Background())
+	if err != nil || inv.Version != 2 || inv.ID == "" || inv.ID == old.ID {
+		t.Fatalf("after the restore, Sync = %+v, %v; want a new invalidation of row 2", inv, err)
+	}
+	e.bus.WaitAcked(context.Background(), inv.Seq)
+	evs := e.events()
+	if last := evs[len(evs)-1]; last.Version != 2 || !slices.Equal(last.Keys, []string{"b"}) {
+		t.Errorf("subscriber's last event %+v, want row 2 again", last)
+	}
+}
