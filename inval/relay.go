@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -129,6 +130,8 @@ type RelayConfig struct {
 type Relay struct {
 	cfg RelayConfig
 
+	leading atomic.Int32 // 1 while Run runs, or RunLeader holds leadership
+
 	mu        sync.Mutex // serialises Sync
 	pos       uint64     // last outbox sequence published
 	loaded    bool       // pos is read from the cursor
@@ -174,6 +177,24 @@ func (r *Relay) Position() uint64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.pos
+}
+
+// Leading reports whether the relay is running: in Run, or in RunLeader
+// while it holds leadership.
+func (r *Relay) Leading() bool { return r.leading.Load() == 1 }
+
+// Backlog returns how many outbox rows are committed but not published by
+// this relay (the outbox's last sequence minus Position).
+func (r *Relay) Backlog(ctx context.Context) (uint64, error) {
+	last, err := r.cfg.Outbox.Last(ctx)
+	if err != nil {
+		return 0, err
+	}
+	pos := r.Position()
+	if last < pos {
+		return 0, nil
+	}
+	return last - pos, nil
 }
 
 // Sync publishes every outbox row not yet published and returns the last
@@ -330,6 +351,8 @@ func coalesce(evs []Event) Event {
 // poll interval, until ctx ends. Polling catches changes whose
 // notification was lost; wake may be nil.
 func (r *Relay) Run(ctx context.Context, wake <-chan struct{}, poll time.Duration) {
+	r.leading.Store(1)
+	defer r.leading.Store(0)
 	r.run(ctx, nil, wake, poll)
 }
 
@@ -407,10 +430,12 @@ func (r *Relay) RunLeader(ctx context.Context, lead func(context.Context) (Leade
 			case <-term.Done():
 			}
 		}()
+		r.leading.Store(1)
 		if _, err := r.Sync(term); err != nil && term.Err() == nil {
 			r.cfg.Logger.Warn("inval: relay sync failed", "err", err)
 		}
 		r.run(term, l.Lost(), wake, poll)
+		r.leading.Store(0)
 		endTerm()
 		l.Release()
 		if ctx.Err() == nil {

@@ -268,9 +268,18 @@ func TestRelayRunLeader(t *testing.T) {
 		if len(e.events()) != 0 {
 			t.Fatal("published without leadership")
 		}
+		if r.Leading() {
+			t.Fatal("Leading before taking leadership")
+		}
 		term1 := fakeLeadership{lost: make(chan struct{})}
 		terms <- term1
 		synctest.Wait()
+		if !r.Leading() {
+			t.Fatal("not Leading while holding leadership")
+		}
+		if n, err := r.Backlog(context.Background()); err != nil || n != 0 {
+			t.Fatalf("Backlog = %d, %v after syncing", n, err)
+		}
 		if evs := e.events(); len(evs) != 1 || evs[0].Version != 1 {
 			t.Fatalf("after taking leadership: %+v", evs)
 		}
@@ -283,6 +292,9 @@ func TestRelayRunLeader(t *testing.T) {
 		}
 		close(term1.lost)
 		synctest.Wait()
+		if r.Leading() {
+			t.Fatal("Leading after losing leadership")
+		}
 		// Another relay moved the cursor meanwhile (it published row 3).
 		cur.Store(context.Background(), 3)
 		e.ob.add(row(3, "c"), row(4, "d"))

@@ -165,6 +165,57 @@ func (m *Metrics) WatchNodes(r inval.NodeReporter) {
 	})
 }
 
+// RelayReporter is what WatchRelay reads of an outbox relay
+// (*inval.Relay is one).
+type RelayReporter interface {
+	Leading() bool
+	Position() uint64
+	Backlog(ctx context.Context) (uint64, error)
+}
+
+// WatchRelay exposes, at each scrape, whether this process's outbox relay
+// leads, the last outbox sequence it published and, while it leads, the
+// rows committed but not yet published.
+func (m *Metrics) WatchRelay(r RelayReporter) {
+	m.reg.MustRegister(&relayCollector{r: r,
+		leading:  prometheus.NewDesc("strata_relay_leading", "1 while this process's outbox relay is the one relaying (it holds the relay lock).", nil, nil),
+		position: prometheus.NewDesc("strata_relay_position", "Last outbox sequence (data version) this relay published.", nil, nil),
+		backlog:  prometheus.NewDesc("strata_relay_backlog", "Outbox rows committed but not yet published, while this relay leads.", nil, nil),
+	})
+}
+
+type relayCollector struct {
+	r                          RelayReporter
+	leading, position, backlog *prometheus.Desc
+}
+
+func (c *relayCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.leading
+	ch <- c.position
+	ch <- c.backlog
+}
+
+func (c *relayCollector) Collect(ch chan<- prometheus.Metric) {
+	leading := c.r.Leading()
+	v := 0.0
+	if leading {
+		v = 1
+	}
+	ch <- prometheus.MustNewConstMetric(c.leading, prometheus.GaugeValue, v)
+	ch <- prometheus.MustNewConstMetric(c.position, prometheus.GaugeValue, float64(c.r.Position()))
+	if !leading {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	n, err := c.r.Backlog(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.backlog, err)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(c.backlog, prometheus.GaugeValue, float64(n))
+}
+
 type nodeCollector struct {
 	r          inval.NodeReporter
 	count, lag *prometheus.Desc

@@ -52,6 +52,7 @@ func TestMetricsExposition(t *testing.T) {
 	m.WatchNodes(nodesFunc(func(context.Context) ([]inval.NodeStatus, error) {
 		return []inval.NodeStatus{{Name: "n1", Live: true, Lag: 0}, {Name: "n2", Live: false, Lag: 7}}, nil
 	}))
+	m.WatchRelay(fakeRelay{leading: true, pos: 40, backlog: 3})
 	wb := m.WriteBehind("prices")
 	wb.Flushed(3, time.Millisecond, nil)
 	wb.Lag(7, 2*time.Second)
@@ -80,6 +81,9 @@ func TestMetricsExposition(t *testing.T) {
 		`strata_invalidation_latency_seconds_count 1`,
 		`strata_inval_nodes{state="dead"} 1`,
 		`strata_inval_node_lag{node="n2"} 7`,
+		`strata_relay_leading 1`,
+		`strata_relay_position 40`,
+		`strata_relay_backlog 3`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(string(body), want) {
@@ -87,3 +91,12 @@ func TestMetricsExposition(t *testing.T) {
 		}
 	}
 }
+
+type fakeRelay struct {
+	leading      bool
+	pos, backlog uint64
+}
+
+func (r fakeRelay) Leading() bool                           { return r.leading }
+func (r fakeRelay) Position() uint64                        { return r.pos }
+func (r fakeRelay) Backlog(context.Context) (uint64, error) { return r.backlog, nil }

@@ -243,6 +243,7 @@ func newAPIPipeline(ctx context.Context, database *db.DB, client rueidis.Client,
 	if err != nil {
 		return nil, err
 	}
+	metrics.WatchRelay(p.relay)
 	wake, err := database.Notifications(ctx)
 	if err != nil {
 		return nil, err

@@ -180,6 +180,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		closeAll(ls)
 		return err
 	}
+	metrics.WatchRelay(relay)
 	svc, err := catalog.New(catalog.Config{
 		Redis:         redisClient,
 		Repo:          catalog.SQLRepo{DB: database},
