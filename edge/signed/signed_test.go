@@ -144,6 +144,9 @@ func TestCookies(t *testing.T) {
 			{Policy{Resource: "https://cdn.example.com/a.mp4", Expires: now.Add(time.Hour)}, CookieExpires, "https://cdn.example.com/b.mp4", ErrBadSignature},
 			{Policy{Resource: "https://cdn.example.com/v/*", Expires: now.Add(time.Hour)}, CookiePolicy, "https://cdn.example.com/v/1/2.ts?x=1", nil},
 			{Policy{Resource: "https://cdn.example.com/v/*", Expires: now.Add(time.Hour)}, CookiePolicy, "https://cdn.example.com/w/1", ErrResourceMismatch},
+			// Scheme and host compare case-insensitively, as URLs do; paths do not.
+			{Policy{Resource: "HTTPS://CDN.Example.com/v/*", Expires: now.Add(time.Hour)}, CookiePolicy, "https://cdn.example.com/v/1", nil},
+			{Policy{Resource: "https://cdn.example.com/V/*", Expires: now.Add(time.Hour)}, CookiePolicy, "https://cdn.example.com/v/1", ErrResourceMismatch},
 			{Policy{Resource: "https://cdn.example.com/v/*", Expires: now.Add(-time.Second)}, CookiePolicy, "https://cdn.example.com/v/1", ErrExpired},
 		} {
 			cookies, err := s.SignCookies(c.p)

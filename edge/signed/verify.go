@@ -238,7 +238,7 @@ func (v *Verifier) check(p Policy, resource string, r *http.Request, now time.Ti
 	if !p.Start.IsZero() && sec < p.Start.Unix() {
 		return fmt.Errorf("%w until %s", ErrNotYetValid, p.Start.UTC().Format(time.RFC3339))
 	}
-	if !match(p.Resource, resource) {
+	if !match(lowerOrigin(p.Resource), resource) {
 		return ErrResourceMismatch
 	}
 	if p.IPRange.IsValid() {
@@ -276,6 +276,24 @@ func (v *Verifier) resource(r *http.Request) string {
 		host = r.URL.Host
 	}
 	return resourceOf(scheme, host, r.URL.EscapedPath(), stripQuery(r.URL.RawQuery))
+}
+
+// lowerOrigin lower-cases the scheme and host of a resource pattern, as
+// resourceOf does the URL it is matched against: a policy written for
+// https://Media.Example.com/* covers https://media.example.com/x.
+func lowerOrigin(pattern string) string {
+	i := strings.Index(pattern, "://")
+	if i < 0 {
+		return pattern
+	}
+	end := len(pattern)
+	if j := strings.IndexByte(pattern[i+3:], '/'); j >= 0 {
+		end = i + 3 + j
+	}
+	if strings.ToLower(pattern[:end]) == pattern[:end] {
+		return pattern
+	}
+	return strings.ToLower(pattern[:end]) + pattern[end:]
 }
 
 // resourceOf is the canonical form signers and verifiers agree on: scheme
