@@ -211,8 +211,7 @@ func (e *Edge) fetch(b *Behavior, r *http.Request, key string, stale *store.Entr
 	// The fetch may serve collapsed waiters, so the client that started it
 	// leaving does not cancel it; OriginTimeout bounds it.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), e.cfg.OriginTimeout)
-	out := r.Clone(ctx)
-	toOrigin(b, out)
+	out := toOrigin(b, r.Clone(ctx))
 	if r.Method != http.MethodOptions {
 		out.Method = http.MethodGet // a HEAD miss fetches the whole response so it can be stored
 	}

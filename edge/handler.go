@@ -223,8 +223,7 @@ func safeMethod(m string) bool {
 // others, and everything when caching is disabled) and invalidates as RFC
 // 9111 section 4.4 requires. fwd and detail go in Cache-Status.
 func (e *Edge) pass(w http.ResponseWriter, r *http.Request, b *Behavior, stopHints func(), fwd, detail string) {
-	out := r.Clone(r.Context())
-	toOrigin(b, out)
+	out := toOrigin(b, r.Clone(r.Context()))
 	resp, err := b.Origin.RoundTrip(out)
 	stopHints()
 	if err != nil {

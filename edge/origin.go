@@ -64,7 +64,10 @@ func (o *urlOrigin) RoundTrip(in *http.Request) (*http.Response, error) {
 	out.RequestURI = ""
 	pr := &httputil.ProxyRequest{In: in, Out: out}
 	pr.SetURL(o.target)
-	out.Host = in.Host // the origin sees the host the client asked for
+	out.Host = in.Host // the origin sees the host the client asked for...
+	if own, _ := in.Context().Value(originHostKey{}).(bool); own {
+		out.Host = o.target.Host // ...unless a behavior's policy says otherwise (toOrigin)
+	}
 	pr.SetXForwarded()
 	removeHopHeaders(out.Header)
 	out.Header.Add("Via", "1.1 strata") // the edge's own name is not known here

@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"slices"
@@ -357,13 +358,19 @@ func alwaysForwarded(name, method string) bool {
 }
 
 // toOrigin trims out, a copy of a client request, to what b's policies
-// send to the origin. Without a cache policy it leaves out as it is.
-func toOrigin(b *Behavior, out *http.Request) {
+// send to the origin, and returns it. Without a cache policy it leaves out
+// as it is. Like CloudFront, it sends a URL origin its own host name unless
+// the origin request policy forwards the viewer's Host (X-Forwarded-Host
+// still names it).
+func toOrigin(b *Behavior, out *http.Request) *http.Request {
 	p := b.CachePolicy
 	if p == nil {
-		return
+		return out
 	}
 	orp := b.OriginRequestPolicy
+	if orp == nil || !orp.Headers.Includes("Host") {
+		out = out.WithContext(context.WithValue(out.Context(), originHostKey{}, true))
+	}
 	if out.URL.RawQuery != "" {
 		var kept []string
 		for q := range strings.SplitSeq(out.URL.RawQuery, "&") {
@@ -402,7 +409,12 @@ func toOrigin(b *Behavior, out *http.Request) {
 		}
 	}
 	out.Header = h
+	return out
 }
+
+// originHostKey marks, in a request's context, that a URL origin is to be
+// sent its own host name rather than the viewer's.
+type originHostKey struct{}
 
 // unkeyedCookie reports whether out, a request toOrigin trimmed for b,
 // carries a cookie b's cache key does not hold: the origin may have

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -680,5 +681,45 @@ func TestKeyCardinality(t *testing.T) {
 	}
 	if got[1].Kind != "cookie" || got[1].Name != "lang" || got[1].Distinct != 3 || got[2].Name != "sort" || got[2].Distinct != 1 {
 		t.Errorf("rest: %+v", got[1:])
+	}
+}
+
+// A URL origin behind a policy behavior is sent its own host name, as
+// CloudFront does (virtual-hosted origins depend on it), with the viewer's
+// in X-Forwarded-Host; an origin request policy that forwards Host
+// (AllViewer) sends the viewer's. Without a policy the viewer's is kept.
+func TestPolicyOriginHost(t *testing.T) {
+	var seen []string
+	var mu sync.Mutex
+	o := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Host+" xfh="+r.Header.Get("X-Forwarded-Host"))
+		mu.Unlock()
+		w.Header().Set("Cache-Control", "no-store")
+	}))
+	defer o.Close()
+	u, _ := url.Parse(o.URL)
+	all := config.ManagedOriginRequestPolicy(config.AllViewer)
+	except := config.ManagedOriginRequestPolicy(config.AllViewerExceptHostHeader)
+	h := newPolicyHarness(t, nil,
+		Behavior{Path: pattern("/own/*"), Origin: URLOrigin(u, nil), CachePolicy: testPolicy(nil)},
+		Behavior{Path: pattern("/except/*"), Origin: URLOrigin(u, nil), CachePolicy: testPolicy(nil), OriginRequestPolicy: except},
+		Behavior{Path: pattern("/viewer/*"), Origin: URLOrigin(u, nil), CachePolicy: testPolicy(nil), OriginRequestPolicy: all},
+		Behavior{Pattern: "*", Origin: URLOrigin(u, nil)},
+	)
+	for _, p := range []string{"/own/x", "/except/x", "/viewer/x", "/plain/x"} {
+		req, _ := http.NewRequest("GET", h.srv.URL+p, nil)
+		req.Host = "shop.example"
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	want := []string{u.Host + " xfh=shop.example", u.Host + " xfh=shop.example", "shop.example xfh=shop.example", "shop.example xfh=shop.example"}
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(seen, want) {
+		t.Errorf("origin saw %q, want %q", seen, want)
 	}
 }
