@@ -39,6 +39,22 @@ func (f *apiFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.seedProducts, "seed-products", 0, "products to create in an empty catalog: the sample products, then generated ones up to this number (0: the samples only)")
 }
 
+// catalogConfig is the catalog's configuration from the flags, with its
+// database, L2 client (nil: L1 only) and write hook.
+func (f *apiFlags) catalogConfig(database *db.DB, client rueidis.Client, token string, metrics *obs.Metrics, logger *slog.Logger,
+	afterWrite func(context.Context) (uint64, error)) catalog.Config {
+	return catalog.Config{
+		Redis:         client,
+		Repo:          catalog.SQLRepo{DB: database},
+		AdminToken:    token,
+		MaxAge:        f.maxAge,
+		CacheTTL:      f.cacheTTL,
+		CacheRecorder: metrics.Cache(),
+		Logger:        logger,
+		AfterWrite:    afterWrite,
+	}
+}
+
 func (f *apiFlags) check(cmd string) error {
 	if f.maxAge < 0 || f.cacheTTL < 0 || f.relayPoll <= 0 || f.retention <= 0 || f.seedProducts < 0 {
 		return fmt.Errorf("%w: %s: durations must be positive (api-max-age and cache-ttl may be 0) and -seed-products not negative", errUsage, cmd)
@@ -180,18 +196,11 @@ func newAPIPipeline(ctx context.Context, database *db.DB, client rueidis.Client,
 	p.closers = append(p.closers, func() { p.tracker.Close() })
 	metrics.WatchNodes(p.bus)
 
-	p.svc, err = catalog.New(catalog.Config{
-		Redis:         client,
-		Repo:          catalog.SQLRepo{DB: database},
-		AdminToken:    token,
-		MaxAge:        apf.maxAge,
-		CacheTTL:      apf.cacheTTL,
-		CacheRecorder: metrics.Cache(),
-		Logger:        logger,
-		// The relay may run in another instance: wait until the change
-		// (and whatever committed before it) has reached this instance,
-		// then until every other subscriber has applied it too.
-		AfterWrite: func(ctx context.Context) (uint64, error) {
+	// The relay may run in another instance: a write waits until its
+	// change (and whatever committed before it) has reached this instance,
+	// then until every other subscriber has applied it too.
+	p.svc, err = catalog.New(apf.catalogConfig(database, client, token, metrics, logger,
+		func(ctx context.Context) (uint64, error) {
 			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			defer cancel()
 			v, err := outbox.Last(ctx)
@@ -204,8 +213,7 @@ func newAPIPipeline(ctx context.Context, database *db.DB, client rueidis.Client,
 				return v, fmt.Errorf("invalidation of data version %d not seen yet: %w", v, err)
 			}
 			return v, p.bus.WaitAcked(ctx, seq)
-		},
-	})
+		}))
 	if err != nil {
 		return nil, err
 	}

@@ -181,15 +181,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	metrics.WatchRelay(relay)
-	svc, err := catalog.New(catalog.Config{
-		Redis:         redisClient,
-		Repo:          catalog.SQLRepo{DB: database},
-		AdminToken:    token,
-		MaxAge:        apf.maxAge,
-		CacheTTL:      apf.cacheTTL,
-		CacheRecorder: metrics.Cache(),
-		Logger:        logger,
-		AfterWrite: func(ctx context.Context) (uint64, error) {
+	svc, err := catalog.New(apf.catalogConfig(database, redisClient, token, metrics, logger,
+		func(ctx context.Context) (uint64, error) {
 			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			defer cancel()
 			inv, err := relay.Sync(ctx)
@@ -197,8 +190,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				return 0, err
 			}
 			return inv.Version, bus.WaitAcked(ctx, inv.Seq)
-		},
-	})
+		}))
 	if err != nil {
 		closeAll(ls)
 		return err
