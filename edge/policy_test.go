@@ -551,9 +551,10 @@ func TestOriginGroupFailover(t *testing.T) {
 		http.Error(w, "down", http.StatusServiceUnavailable)
 	})
 	secondary := newOrigin(t, echo("max-age=60"))
-	dead := httptest.NewServer(http.NotFoundHandler())
-	deadURL := dead.URL
-	dead.Close() // connection refused from now on
+	// Port 1 refuses connections. (A closed test server's port can be
+	// taken by another test's listener meanwhile, which then accepts and
+	// never answers.)
+	deadURL := "http://127.0.0.1:1"
 	cfg := distribution(t, fmt.Sprintf(`
 origins:
   primary: {url: %q}
