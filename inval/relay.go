@@ -130,7 +130,7 @@ type RelayConfig struct {
 type Relay struct {
 	cfg RelayConfig
 
-	leading atomic.Int32 // 1 while Run runs, or RunLeader holds leadership
+	leading atomic.Bool // while Run runs, or RunLeader holds leadership
 
 	mu        sync.Mutex // serialises Sync
 	pos       uint64     // last outbox sequence published
@@ -181,7 +181,7 @@ func (r *Relay) Position() uint64 {
 
 // Leading reports whether the relay is running: in Run, or in RunLeader
 // while it holds leadership.
-func (r *Relay) Leading() bool { return r.leading.Load() == 1 }
+func (r *Relay) Leading() bool { return r.leading.Load() }
 
 // Backlog returns how many outbox rows are committed but not published by
 // this relay (the outbox's last sequence minus Position).
@@ -351,8 +351,8 @@ func coalesce(evs []Event) Event {
 // poll interval, until ctx ends. Polling catches changes whose
 // notification was lost; wake may be nil.
 func (r *Relay) Run(ctx context.Context, wake <-chan struct{}, poll time.Duration) {
-	r.leading.Store(1)
-	defer r.leading.Store(0)
+	r.leading.Store(true)
+	defer r.leading.Store(false)
 	r.run(ctx, nil, wake, poll)
 }
 
@@ -430,12 +430,12 @@ func (r *Relay) RunLeader(ctx context.Context, lead func(context.Context) (Leade
 			case <-term.Done():
 			}
 		}()
-		r.leading.Store(1)
+		r.leading.Store(true)
 		if _, err := r.Sync(term); err != nil && term.Err() == nil {
 			r.cfg.Logger.Warn("inval: relay sync failed", "err", err)
 		}
 		r.run(term, l.Lost(), wake, poll)
-		r.leading.Store(0)
+		r.leading.Store(false)
 		endTerm()
 		l.Release()
 		if ctx.Err() == nil {

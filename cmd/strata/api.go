@@ -207,7 +207,6 @@ func newAPIPipeline(ctx context.Context, database *db.DB, client rueidis.Client,
 			if err != nil {
 				return 0, err
 			}
-			database.Notify() // SQLite: wake this process's relay; PostgreSQL notifies by itself
 			seq, err := progress.Wait(ctx, v)
 			if err != nil {
 				return v, fmt.Errorf("invalidation of data version %d not seen yet: %w", v, err)
