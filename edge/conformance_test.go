@@ -23,7 +23,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/http/httptrace"
 	"net/textproto"
 	"net/url"
@@ -650,6 +649,18 @@ var deviations = map[string]string{
 // cache tests of the HTTP caching test suite and logs how many of each kind
 // pass (go test ./edge -run TestConformance -v).
 func TestConformance(t *testing.T) {
+	// Every case runs against the edge behind net/http and behind
+	// edge/fastpath (hits answered by fasthttp): both must behave alike.
+	for _, fast := range []bool{false, true} {
+		name := "net-http"
+		if fast {
+			name = "fastpath"
+		}
+		t.Run(name, func(t *testing.T) { testConformance(t, fast) })
+	}
+}
+
+func testConformance(t *testing.T, fast bool) {
 	counts := map[string][2]int{}
 	var mu sync.Mutex
 	t.Cleanup(func() {
@@ -665,9 +676,9 @@ func TestConformance(t *testing.T) {
 			var ok bool
 			if informational {
 				// Run against a recorder that does not fail the test.
-				ok = runConformance(&quietT{T: t}, tc)
+				ok = runConformance(&quietT{T: t}, tc, fast)
 			} else {
-				ok = runConformance(t, tc)
+				ok = runConformance(t, tc, fast)
 			}
 			mu.Lock()
 			c := counts[tc.kind]
@@ -686,7 +697,7 @@ type quietT struct{ *testing.T }
 
 func (q *quietT) Errorf(format string, a ...any) { q.Logf("informational: "+format, a...) }
 
-func runConformance(t testing.TB, tc ctest) bool {
+func runConformance(t testing.TB, tc ctest, fast bool) bool {
 	var clk *clock
 	lg := &originLog{sent: map[int][]string{}}
 	resolve := func(v string, now time.Time) string {
@@ -784,8 +795,7 @@ func runConformance(t testing.TB, tc ctest) bool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(e)
-	t.Cleanup(srv.Close)
+	srvURL := startEdge(t, e, fast)
 
 	pass := true
 	fail := func(format string, a ...any) {
@@ -808,7 +818,7 @@ func runConformance(t testing.TB, tc ctest) bool {
 		if method != "GET" && method != "HEAD" {
 			body = strings.NewReader("abc")
 		}
-		rq, _ := http.NewRequest(method, srv.URL+path, body)
+		rq, _ := http.NewRequest(method, srvURL+path, body)
 		for j := 0; j+1 < len(stp.req); j += 2 {
 			rq.Header[textproto.CanonicalMIMEHeaderKey(stp.req[j])] = append(rq.Header[textproto.CanonicalMIMEHeaderKey(stp.req[j])], resolve(stp.req[j+1], clk.Now()))
 		}

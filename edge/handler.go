@@ -16,6 +16,46 @@ import (
 	"github.com/strata-cache/strata/httpcache"
 )
 
+// ServeFresh answers r only when it is a fresh hit that needs nothing but
+// the stored response: no origin request, revalidation, range or
+// precondition, and no access check. It reports whether it answered; when
+// it did not, it has written nothing and ServeHTTP must answer r. It never
+// waits for an origin and keeps neither r nor w after it returns, so a
+// server may hand it a request it reuses (see edge/fastpath).
+func (e *Edge) ServeFresh(w http.ResponseWriter, r *http.Request) bool {
+	if uncleanPath(r.URL.Path) || needsServeContent(r) {
+		return false
+	}
+	b := e.behavior(r.URL)
+	if b == nil || !b.cachedMethod(r.Method) || b.cachingDisabled() ||
+		(b.AllowedMethods != 0 && !b.AllowedMethods.Has(r.Method)) ||
+		(b.ViewerProtocol != "" && r.TLS == nil) || b.Signed != nil {
+		return false
+	}
+	key := e.requestKey(b, r)
+	reqCC := httpcache.ParseRequest(r.Header)
+	now := e.cfg.Now()
+	en, _, _ := e.lookup(key, r.Header)
+	if en == nil || !e.usable(en, reqCC, httpcache.CurrentAge(en.Timing, now)) {
+		return false
+	}
+	if b.ResponseHeaders != nil {
+		w = &headerWriter{ResponseWriter: w, h: b.ResponseHeaders}
+	}
+	e.sampleCardinality(b, r)
+	e.cfg.Recorder.Request(b.Name, ResultHit)
+	e.serveEntry(w, r, en, true, now, httpcache.CacheStatus{Hit: true}, e.xHit, encodingFor(b, r))
+	return true
+}
+
+// sampleCardinality records r's key parts for the behavior's key
+// cardinality report, for one request in CardinalitySample.
+func (e *Edge) sampleCardinality(b *Behavior, r *http.Request) {
+	if e.cfg.CardinalitySample == 1 || rand.Uint32()%uint32(e.cfg.CardinalitySample) == 0 {
+		b.state.card.record(b, r)
+	}
+}
+
 // ServeHTTP answers r from the store or its behavior's origin.
 func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if uncleanPath(r.URL.Path) {
@@ -54,9 +94,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := e.requestKey(b, r)
-	if e.cfg.CardinalitySample == 1 || rand.Uint32()%uint32(e.cfg.CardinalitySample) == 0 {
-		b.state.card.record(b, r)
-	}
+	e.sampleCardinality(b, r)
 	enc := encodingFor(b, r)
 	reqCC := httpcache.ParseRequest(r.Header)
 	now := e.cfg.Now()

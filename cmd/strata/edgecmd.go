@@ -124,7 +124,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		closeAll(ls)
 		return err
 	}
-	serveWith(edgeLs, e, logger)
+	serveWith(edgeLs, e, ef.fastHits, logger)
 	adminL.srv = newServer(adminH, logger)
 
 	fmt.Fprintf(stdout, "strata edge %s\n", versionString())

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/strata-cache/strata/edge/fastpath"
 	"io"
 	"log/slog"
 	"net"
@@ -189,11 +190,20 @@ func httpsPort(ls []*listener) int {
 	return 0
 }
 
-// serveWith sets h as the handler of the edge's listeners.
-func serveWith(ls []*listener, h http.Handler, logger *slog.Logger) {
+// serveWith sets h as the handler of the edge's listeners. With fast,
+// plain-HTTP listeners answer h's fresh hits through edge/fastpath.
+func serveWith(ls []*listener, h http.Handler, fast bool, logger *slog.Logger) {
 	for _, l := range ls {
 		l.srv = newServer(h, logger)
+		if f, ok := h.(freshServer); ok && fast && l.tls == nil {
+			l.fast = fastpath.New(fastpath.Config{Hit: f.ServeFresh, Fallback: l.srv, Logger: logger})
+		}
 	}
+}
+
+// freshServer is what edge/fastpath needs of an edge.
+type freshServer interface {
+	ServeFresh(w http.ResponseWriter, r *http.Request) bool
 }
 
 // printListeners writes the banner lines of the edge's listeners.

@@ -33,6 +33,9 @@ type edgeFlags struct {
 	// originRetryAfter is how long an unreachable origin is left alone.
 	originRetryAfter time.Duration
 	rfcStrict        bool
+	// fastHits serves fresh hits on plain-HTTP listeners with
+	// edge/fastpath.
+	fastHits bool
 	// configFile is the distribution file (-config); tls the HTTPS flags.
 	configFile string
 	tls        tlsFlags
@@ -46,6 +49,7 @@ func (f *edgeFlags) register(fs *flag.FlagSet) {
 	fs.Int64Var(&f.maxObjectSize, "max-object-size", 8<<20, "largest response body the edge stores; larger ones pass through")
 	fs.DurationVar(&f.originTimeout, "origin-timeout", 30*time.Second, "time limit for one origin request")
 	fs.BoolVar(&f.rfcStrict, "rfc-strict", false, "store exactly what RFC 9111 allows: by default responses with Set-Cookie, and responses to requests with Cookie that are not marked public or s-maxage, are not shared")
+	fs.BoolVar(&f.fastHits, "fast-hits", true, "answer fresh cache hits on plain-HTTP listeners with fasthttp, handing every other request and its connection to Go's net/http server; false: net/http only")
 	fs.DurationVar(&f.originRetryAfter, "origin-retry-after", 2*time.Second, "after an origin cannot be reached, answer from stale or with an error for this long before trying it again")
 	fs.StringVar(&f.configFile, "config", "", "distribution file (see docs/config.md): origins, behaviors, cache policies and TLS; its tls section overrides the -tls flags; re-read on SIGHUP and POST /config/reload")
 	f.tls.register(fs)
@@ -234,7 +238,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		closeAll(ls)
 		return err
 	}
-	serveWith(edgeLs, e, logger)
+	serveWith(edgeLs, e, ef.fastHits, logger)
 	apiL.srv = newServer(svc, logger)
 	adminL.srv = newServer(adminH, logger)
 

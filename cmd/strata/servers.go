@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/strata-cache/strata/edge/fastpath"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -20,6 +21,9 @@ type listener struct {
 	name string
 	ln   net.Listener
 	srv  *http.Server
+	// fast, when set, serves the listener: fresh hits itself, the rest
+	// through srv.
+	fast *fastpath.Server
 	// tls, when set, makes the listener serve HTTPS (and HTTP/2 when its
 	// NextProtos offer "h2").
 	tls *tls.Config
@@ -82,11 +86,14 @@ func serveAll(ctx context.Context, logger *slog.Logger, grace time.Duration, ls 
 	for _, l := range ls {
 		g.Go(func() error {
 			var err error
-			if l.tls != nil {
+			switch {
+			case l.fast != nil:
+				err = l.fast.Serve(l.ln)
+			case l.tls != nil:
 				// ServeTLS sets up HTTP/2 when NextProtos has "h2".
 				l.srv.TLSConfig = l.tls
 				err = l.srv.ServeTLS(l.ln, "", "")
-			} else {
+			default:
 				err = l.srv.Serve(l.ln)
 			}
 			if !errors.Is(err, http.ErrServerClosed) {
@@ -102,7 +109,11 @@ func serveAll(ctx context.Context, logger *slog.Logger, grace time.Duration, ls 
 		defer cancel()
 		var errs []error
 		for _, l := range ls {
-			if err := l.srv.Shutdown(sctx); err != nil {
+			shutdown := l.srv.Shutdown
+			if l.fast != nil {
+				shutdown = l.fast.Shutdown
+			}
+			if err := shutdown(sctx); err != nil {
 				errs = append(errs, fmt.Errorf("%s: shutdown: %w", l.name, err))
 			}
 		}

@@ -307,7 +307,7 @@ func TestEdgeListenersTLS(t *testing.T) {
 		t.Fatalf("listeners %+v", ls)
 	}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, r.Proto, " ", r.TLS != nil) })
-	serveWith(ls, h, slog.New(slog.DiscardHandler))
+	serveWith(ls, h, false, slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- serveAll(ctx, slog.New(slog.DiscardHandler), time.Second, ls) }()
