@@ -169,6 +169,12 @@ func (s *Server) serveHit(ctx *fasthttp.RequestCtx) bool {
 		return false
 	}
 	delete(h, "Host")
+	// As net/http does (fixPragmaCacheControl).
+	if p := h["Pragma"]; len(p) > 0 && p[0] == "no-cache" {
+		if _, ok := h["Cache-Control"]; !ok {
+			h["Cache-Control"] = []string{"no-cache"}
+		}
+	}
 	r := &http.Request{
 		Method:     method,
 		URL:        u,
@@ -241,7 +247,7 @@ func appendWithout(dst, raw []byte, name string) []byte {
 			continue
 		}
 		k, _, _ := bytes.Cut(line, []byte(":"))
-		dropping = strings.EqualFold(strings.TrimSpace(string(k)), name)
+		dropping = strings.EqualFold(string(k), name)
 		if !dropping {
 			dst = append(dst, line...)
 		}
