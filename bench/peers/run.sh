@@ -12,7 +12,7 @@ set -euo pipefail
 
 # The invocation as typed, with the settings that came from the environment.
 SET_ENV=""
-for v in DURATION ROUNDS SIZES URLS CONNS THREADS HERD SLOW_MS PORT_BASE SERVER_CPUS WRK_CPUS VARNISH_JAIL KEEP_TMP; do
+for v in DURATION ROUNDS SIZES URLS CONNS THREADS HERD SLOW_MS PORT_BASE SERVER_CPUS WRK_CPUS STRATA_ARGS VARNISH_JAIL KEEP_TMP; do
 	[[ -z ${!v+x} ]] || SET_ENV+="$v=$(printf '%q' "${!v}") "
 done
 CMDLINE="${SET_ENV}bash $(printf '%q ' "$0" "$@")"
@@ -30,11 +30,13 @@ PORT_BASE=${PORT_BASE:-18100} # first port tried; free ports are picked upward
 SERVER_CPUS=${SERVER_CPUS:-}  # optional taskset CPU list for the caches, e.g. 1
 WRK_CPUS=${WRK_CPUS:-}        # optional taskset CPU list for wrk, e.g. 0
 KEEP_TMP=${KEEP_TMP:-0}       # 1 keeps the temp dir (configs, logs, raw wrk output)
+STRATA_ARGS=${STRATA_ARGS:-}  # extra strata edge flags, e.g. -fast-hits=false
 
 SERVERS=(strata nginx varnish)
 ENVLINE="DURATION=$DURATION ROUNDS=$ROUNDS SIZES=\"$SIZES\" URLS=$URLS CONNS=$CONNS THREADS=$THREADS HERD=$HERD SLOW_MS=$SLOW_MS"
 [[ -n $SERVER_CPUS ]] && ENVLINE+=" SERVER_CPUS=$SERVER_CPUS"
 [[ -n $WRK_CPUS ]] && ENVLINE+=" WRK_CPUS=$WRK_CPUS"
+[[ -n $STRATA_ARGS ]] && ENVLINE+=" STRATA_ARGS=\"$STRATA_ARGS\""
 START_DATE=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 export PATH="$PATH:/usr/sbin:/sbin"
@@ -267,7 +269,7 @@ wait_ready origin "$ORIGIN/_ready"
 
 start strata "$TMP/strata" edge -origin "$ORIGIN" -listen "127.0.0.1:$STRATA_PORT" \
 	-admin-addr "127.0.0.1:$STRATA_ADMIN_PORT" -admin-token bench \
-	-data-dir "$TMP/strata-data" -edge-max-bytes 268435456
+	-data-dir "$TMP/strata-data" -edge-max-bytes 268435456 $STRATA_ARGS
 start nginx nginx -p "$TMP/nginx/" -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/error.log"
 # -T none: no management CLI port. The default jail (-j unix) works as root
 # on Debian (it switches to the varnish/vcache users); VARNISH_JAIL=none runs

@@ -226,7 +226,7 @@ func (s *Server) handOff(ctx *fasthttp.RequestCtx) {
 	}
 	ctx.HijackSetNoResponse(true)
 	ctx.Hijack(func(c net.Conn) {
-		s.hand.give(&replayConn{Conn: c, pre: pre})
+		s.hand.give(newReplayConn(c, pre, s.fast.ReadBufferSize))
 	})
 }
 

@@ -53,13 +53,41 @@ func (h *handoff) closed() bool {
 func (h *handoff) Addr() net.Addr { return h.addr }
 
 // replayConn is a handed-off connection: it reads the bytes fasthttp
-// already consumed (pre) before the rest of the stream.
+// already consumed (pre), then what fasthttp's reader still holds, then
+// the socket itself. Reading past fasthttp's reader lets that reader (as
+// large as the largest header block) be collected instead of living as long
+// as the connection.
 type replayConn struct {
-	net.Conn
-	pre []byte
+	net.Conn // the socket: writes, deadlines and Close go straight to it
+	pre      []byte
+	hijacked net.Conn // fasthttp's hijacked conn, read once after pre
+	bufSize  int      // fasthttp's read buffer size
+}
+
+// newReplayConn returns the connection the fallback serves for hc, whose
+// request bytes pre fasthttp has consumed.
+func newReplayConn(hc net.Conn, pre []byte, bufSize int) *replayConn {
+	raw, ok := hc.(interface{ UnsafeConn() net.Conn })
+	if !ok {
+		return &replayConn{Conn: hc, pre: pre}
+	}
+	return &replayConn{Conn: raw.UnsafeConn(), pre: pre, hijacked: hc, bufSize: bufSize}
 }
 
 func (c *replayConn) Read(p []byte) (int, error) {
+	if len(c.pre) == 0 && c.hijacked != nil {
+		// One read with a buffer at least as large as fasthttp's returns
+		// exactly what its reader holds (bufio hands over its buffer, or
+		// reads straight through when it is empty); after it the socket is
+		// read directly.
+		buf := make([]byte, c.bufSize)
+		n, err := c.hijacked.Read(buf)
+		c.hijacked = nil
+		c.pre = buf[:n]
+		if n == 0 {
+			return 0, err
+		}
+	}
 	if len(c.pre) > 0 {
 		n := copy(p, c.pre)
 		c.pre = c.pre[n:]
