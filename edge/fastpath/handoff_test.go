@@ -16,7 +16,7 @@ type hijacked struct {
 }
 
 func (h *hijacked) Read(p []byte) (int, error) { h.reads++; return h.r.Read(p) }
-func (h *hijacked) UnsafeConn() net.Conn        { return h.Conn }
+func (h *hijacked) UnsafeConn() net.Conn       { return h.Conn }
 
 func TestReplayConnReadsPreThenBufferedThenSocket(t *testing.T) {
 	client, server := net.Pipe()
