@@ -31,7 +31,7 @@ port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); 
 op=$(port); ep=$(port); ap=$(port)
 "$tmp/origin" -listen "127.0.0.1:$op" >"$tmp/origin.log" 2>&1 & pids+=($!)
 "$tmp/strata" edge -origin "http://127.0.0.1:$op" -listen "127.0.0.1:$ep" -admin-addr "127.0.0.1:$ap" \
-	-admin-token bench -data-dir "$tmp/data" -edge-max-bytes "$BUDGET" >"$tmp/strata.log" 2>&1 & spid=$!; pids+=($spid)
+	-admin-token bench -data-dir "$tmp/data" -edge-max-bytes "$BUDGET" ${STRATA_ARGS:-} >"$tmp/strata.log" 2>&1 & spid=$!; pids+=($spid)
 for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$ep/obj/1k/0" && break; sleep 0.1; done
 cat >"$tmp/uniq.lua" <<LUA
 request = function() return wrk.format("GET", "/obj/$SIZE/" .. math.random(1, 1000000000)) end
@@ -40,7 +40,7 @@ out=$(wrk -t2 -c32 -d"$DURATION" -s "$tmp/uniq.lua" "http://127.0.0.1:$ep")
 rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
 hwm_kb=$(awk '/VmHWM/ {print $2}' "/proc/$spid/status")
 stored=$(curl -sf -H "Authorization: Bearer bench" "http://127.0.0.1:$ap/metrics" | awk '/^strata_edge_requests_total/ {n+=$2} END {print n+0}')
-echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')  nproc: $(nproc)  command: BUDGET=$BUDGET DURATION=$DURATION SIZE=$SIZE bash bench/peers/memory.sh"
+echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')  nproc: $(nproc)  command: BUDGET=$BUDGET DURATION=$DURATION SIZE=$SIZE${STRATA_ARGS:+ STRATA_ARGS=\"$STRATA_ARGS\"} bash bench/peers/memory.sh"
 echo "| budget MiB | object | requests | req/s | peak RSS MiB | RSS / budget |"
 echo "|---:|---|---:|---:|---:|---:|"
 awk -v b="$BUDGET" -v h="$hwm_kb" -v r="$rps" -v n="$stored" -v s="$SIZE" \

@@ -195,11 +195,16 @@ func httpsPort(ls []*listener) int {
 func serveWith(ls []*listener, h http.Handler, fast bool, logger *slog.Logger) {
 	for _, l := range ls {
 		l.srv = newServer(h, logger)
+		// nginx's and Varnish's default limit on a request's header block;
+		// it is also fasthttp's read buffer, kept per active connection.
+		l.srv.MaxHeaderBytes = edgeMaxHeaderBytes
 		if f, ok := h.(freshServer); ok && fast && l.tls == nil {
 			l.fast = fastpath.New(fastpath.Config{Hit: f.ServeFresh, Fallback: l.srv, Logger: logger})
 		}
 	}
 }
+
+const edgeMaxHeaderBytes = 32 << 10
 
 // freshServer is what edge/fastpath needs of an edge.
 type freshServer interface {

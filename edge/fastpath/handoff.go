@@ -91,6 +91,9 @@ func (c *replayConn) Read(p []byte) (int, error) {
 	if len(c.pre) > 0 {
 		n := copy(p, c.pre)
 		c.pre = c.pre[n:]
+		if len(c.pre) == 0 {
+			c.pre = nil // let the buffer go
+		}
 		return n, nil
 	}
 	return c.Conn.Read(p)
