@@ -42,6 +42,7 @@ import (
 	"github.com/strata-cache/strata/admin"
 	credis "github.com/strata-cache/strata/cache/redis"
 	"github.com/strata-cache/strata/edge"
+	"github.com/strata-cache/strata/edge/fastpath"
 	"github.com/strata-cache/strata/edge/store"
 	"github.com/strata-cache/strata/inval"
 	"github.com/strata-cache/strata/inval/redisbus"
@@ -65,9 +66,13 @@ type node struct {
 	store  *store.Memory
 	bus    *redisbus.Bus
 	client rueidis.Client
-	srv    *http.Server
+	srv    interface{ Close() error }
 	url    string
 }
+
+// fastHits serves nodes' fresh hits through edge/fastpath, as strata edge
+// does by default.
+var fastHits = true
 
 func main() {
 	redisURL := flag.String("redis", "", "Redis URL (required)")
@@ -76,6 +81,7 @@ func main() {
 	tagRounds := flag.Int("tag-rounds", 2, "rounds of purging every tag (each round refills the purged objects)")
 	urlPurges := flag.Int("url-purges", 200, "single-URL purges")
 	hitClients := flag.Int("hit-clients", 4, "concurrent clients timing hits during each phase")
+	flag.BoolVar(&fastHits, "fast-hits", true, "serve fresh hits through edge/fastpath (fasthttp), as strata edge does; false: net/http only")
 	flag.StringVar(&profile, "cpuprofile", "", "write a CPU profile of the purge phase to this file")
 	flag.StringVar(&blockProfile, "blockprofile", "", "write a block profile (every blocking event) of the purge phase to this file")
 	flag.StringVar(&mutexProfile, "mutexprofile", "", "write a mutex contention profile (every event) of the purge phase to this file")
@@ -341,10 +347,26 @@ func startNode(name, redisURL, prefix string, origin http.RoundTripper, expect i
 	if err != nil {
 		return nil, err
 	}
-	srv := &http.Server{Handler: e}
-	go srv.Serve(ln)
+	var srv interface{ Close() error }
+	if fastHits {
+		fs := fastpath.New(fastpath.Config{Hit: e.ServeFresh, Fallback: &http.Server{Handler: e}})
+		go fs.Serve(ln)
+		srv = closer(func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			return fs.Shutdown(ctx)
+		})
+	} else {
+		hs := &http.Server{Handler: e}
+		go hs.Serve(ln)
+		srv = hs
+	}
 	return &node{name: name, edge: e, store: st, bus: bus, client: client, srv: srv, url: "http://" + ln.Addr().String()}, nil
 }
+
+type closer func() error
+
+func (c closer) Close() error { return c() }
 
 // newAdmin is node n's admin API on the shared invalidation store.
 func newAdmin(n *node, redisURL, prefix string, logger *slog.Logger) (http.Handler, func(), error) {

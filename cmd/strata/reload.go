@@ -195,8 +195,9 @@ func httpsPort(ls []*listener) int {
 func serveWith(ls []*listener, h http.Handler, fast bool, logger *slog.Logger) {
 	for _, l := range ls {
 		l.srv = newServer(h, logger)
-		// nginx's and Varnish's default limit on a request's header block;
-		// it is also fasthttp's read buffer, kept per active connection.
+		// CloudFront's limit on a request's line and header block (nginx and
+		// Varnish allow 32 KiB). It is also the read buffer fasthttp keeps
+		// for each connection it serves.
 		l.srv.MaxHeaderBytes = edgeMaxHeaderBytes
 		if f, ok := h.(freshServer); ok && fast && l.tls == nil {
 			l.fast = fastpath.New(fastpath.Config{Hit: f.ServeFresh, Fallback: l.srv, Logger: logger})
@@ -204,7 +205,7 @@ func serveWith(ls []*listener, h http.Handler, fast bool, logger *slog.Logger) {
 	}
 }
 
-const edgeMaxHeaderBytes = 32 << 10
+const edgeMaxHeaderBytes = 20 << 10
 
 // freshServer is what edge/fastpath needs of an edge.
 type freshServer interface {

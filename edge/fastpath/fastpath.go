@@ -25,11 +25,16 @@ import (
 type Config struct {
 	// Hit answers r when it is a fresh hit and reports whether it did; when
 	// it returns false it must have written nothing. It must not keep r or
-	// w after returning (edge.Edge.ServeFresh).
+	// w after returning, nor change a slice it passed to w.Write: bodies are
+	// sent after Hit returns, without a copy (edge.Edge.ServeFresh writes
+	// stored, immutable bodies).
 	Hit func(w http.ResponseWriter, r *http.Request) bool
 	// Fallback serves every request Hit declines, and the rest of its
-	// connection. Its Serve is called by the Server's; its ReadHeaderTimeout,
-	// IdleTimeout and MaxHeaderBytes apply to the fast path too.
+	// connection. Its Serve and Shutdown are called by the Server's; its
+	// ReadHeaderTimeout, IdleTimeout and MaxHeaderBytes apply to the fast
+	// path too. MaxHeaderBytes is also the read buffer fasthttp keeps for
+	// each connection, so New sets it to 16 KiB when it is 0 (net/http's
+	// default, 1 MiB, would cost that much per connection).
 	Fallback *http.Server
 	// Logger receives fasthttp's connection errors at debug level.
 	Logger *slog.Logger
@@ -41,20 +46,28 @@ type Server struct {
 	cfg  Config
 	fast *fasthttp.Server
 	hand *handoff
+	// inflight counts connections between fasthttp's hijack and the
+	// fallback's Accept, which neither server tracks.
+	inflight sync.WaitGroup
+
+	mu     sync.Mutex
+	closed bool
+	ln     net.Listener
 }
 
-const defaultMaxHeaderBytes = 1 << 20 // net/http's DefaultMaxHeaderBytes
+// DefaultMaxHeaderBytes is the header limit New gives a fallback without
+// one.
+const DefaultMaxHeaderBytes = 16 << 10
 
 // New returns a Server for cfg; Hit and Fallback are required.
 func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	maxHeader := cfg.Fallback.MaxHeaderBytes
-	if maxHeader <= 0 {
-		maxHeader = defaultMaxHeaderBytes
+	if cfg.Fallback.MaxHeaderBytes <= 0 {
+		cfg.Fallback.MaxHeaderBytes = DefaultMaxHeaderBytes
 	}
-	s := &Server{cfg: cfg}
+	s := &Server{cfg: cfg, hand: newHandoff()}
 	s.fast = &fasthttp.Server{
 		Handler:                       s.handle,
 		NoDefaultServerHeader:         true,
@@ -68,44 +81,78 @@ func New(cfg Config) *Server {
 		MaxRequestBodySize:           1,
 		DisablePreParseMultipartForm: true,
 		KeepHijackedConns:            true,
-		// Header blocks up to net/http's limit parse here; a reader that size
-		// is only held while a request is being read.
-		ReadBufferSize:    maxHeader,
+		// The header limit. With StreamRequestBody, fasthttp keeps this
+		// reader for as long as it serves the connection (a handed-off
+		// connection lets it go, see replayConn).
+		ReadBufferSize:    cfg.Fallback.MaxHeaderBytes,
 		ReduceMemoryUsage: true,
 		ReadTimeout:       cfg.Fallback.ReadHeaderTimeout,
 		IdleTimeout:       cfg.Fallback.IdleTimeout,
+		CloseOnShutdown:   true,
 		Logger:            debugLogger{cfg.Logger},
 	}
 	return s
 }
 
 // Serve accepts connections on ln until Shutdown; it returns
-// http.ErrServerClosed then, or the first error of either server.
+// http.ErrServerClosed then, or the first error of either server. Serve is
+// called once.
 func (s *Server) Serve(ln net.Listener) error {
-	s.hand = newHandoff(ln.Addr())
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return http.ErrServerClosed
+	}
+	s.ln = ln
+	s.hand.addr = ln.Addr()
+	s.mu.Unlock()
 	errc := make(chan error, 1)
 	go func() { errc <- s.cfg.Fallback.Serve(s.hand) }()
 	err := s.fast.Serve(ln)
-	if err == nil || s.hand.closed() {
+	if s.shutDown() {
 		err = http.ErrServerClosed
+	} else {
+		// fasthttp failed on its own: stop the fallback's accepting too.
+		s.hand.Close()
 	}
-	s.hand.Close()
 	ferr := <-errc
-	if ferr != nil && !errors.Is(ferr, http.ErrServerClosed) && !errors.Is(ferr, net.ErrClosed) {
+	if ferr != nil && !errors.Is(ferr, http.ErrServerClosed) && !errors.Is(ferr, net.ErrClosed) && !errors.Is(err, http.ErrServerClosed) {
 		return ferr
 	}
 	return err
 }
 
+func (s *Server) shutDown() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
 // Shutdown stops accepting connections and waits, until ctx ends, for the
-// requests in flight on both servers to finish.
+// requests in flight on both servers to finish: fasthttp's first, then
+// connections being handed over, then the fallback's.
 func (s *Server) Shutdown(ctx context.Context) error {
-	if s.hand != nil {
-		s.hand.Close()
+	s.mu.Lock()
+	s.closed = true
+	ln := s.ln
+	s.mu.Unlock()
+	errs := []error{s.fast.ShutdownWithContext(ctx)}
+	if ln != nil {
+		ln.Close() // Serve may not have handed it to fasthttp yet
 	}
-	ferr := s.fast.ShutdownWithContext(ctx)
-	herr := s.cfg.Fallback.Shutdown(ctx)
-	return errors.Join(ferr, herr)
+	handed := make(chan struct{})
+	go func() {
+		s.inflight.Wait()
+		close(handed)
+	}()
+	select {
+	case <-handed:
+	case <-ctx.Done():
+		errs = append(errs, ctx.Err())
+	}
+	errs = append(errs, s.cfg.Fallback.Shutdown(ctx))
+	s.hand.Close()
+	return errors.Join(errs...)
 }
 
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
@@ -131,15 +178,12 @@ func (s *Server) serveHit(ctx *fasthttp.RequestCtx) bool {
 	if len(uri) == 0 || uri[0] != '/' {
 		return false // absolute-form, asterisk-form: net/http's rules
 	}
-	var proto string
-	switch string(rh.Protocol()) {
-	case "HTTP/1.1":
-		proto = "HTTP/1.1"
-	case "HTTP/1.0":
-		proto = "HTTP/1.0"
-	default:
+	// HTTP/1.0 is net/http's: fasthttp would answer it with an HTTP/1.1
+	// status line.
+	if string(rh.Protocol()) != "HTTP/1.1" {
 		return false
 	}
+	const proto = "HTTP/1.1"
 	h, ok := parseHeader(rh.RawHeaders())
 	if !ok {
 		return false
@@ -180,7 +224,7 @@ func (s *Server) serveHit(ctx *fasthttp.RequestCtx) bool {
 		URL:        u,
 		Proto:      proto,
 		ProtoMajor: 1,
-		ProtoMinor: int(proto[len(proto)-1] - '0'),
+		ProtoMinor: 1,
 		Header:     h,
 		Body:       http.NoBody,
 		Host:       hosts[0],
@@ -225,7 +269,9 @@ func (s *Server) handOff(ctx *fasthttp.RequestCtx) {
 		}
 	}
 	ctx.HijackSetNoResponse(true)
+	s.inflight.Add(1)
 	ctx.Hijack(func(c net.Conn) {
+		defer s.inflight.Done()
 		s.hand.give(newReplayConn(c, pre, s.fast.ReadBufferSize))
 	})
 }
@@ -300,31 +346,51 @@ func (w *writer) emit(ctx *fasthttp.RequestCtx, head bool) {
 	b = append(b, "HTTP/1.1 "...)
 	b = strconv.AppendInt(b, int64(status), 10)
 	b = append(b, ' ')
-	b = append(b, http.StatusText(status)...)
+	if text := http.StatusText(status); text != "" {
+		b = append(b, text...)
+	} else {
+		b = append(b, "status code "...)
+		b = strconv.AppendInt(b, int64(status), 10)
+	}
 	b = append(b, "\r\n"...)
 	if _, ok := w.h["Date"]; !ok {
 		b = appendField(b, "Date", httpDate())
 	}
-	if _, ok := w.h["Content-Type"]; !ok && len(w.body) > 0 && bodyAllowed(status) {
+	// net/http sniffs a missing Content-Type, except for encoded bodies.
+	_, hasType := w.h["Content-Type"]
+	_, hasEncoding := w.h["Content-Encoding"]
+	if !hasType && !hasEncoding && len(w.body) > 0 && bodyAllowed(status) {
 		b = appendField(b, "Content-Type", http.DetectContentType(w.body))
 	}
 	if _, ok := w.h["Content-Length"]; !ok && bodyAllowed(status) && !head {
 		b = appendField(b, "Content-Length", strconv.Itoa(len(w.body)))
 	}
 	for k, vs := range w.h {
-		if k == "Transfer-Encoding" || k == "Connection" {
+		switch {
+		case k == "Transfer-Encoding" || k == "Connection":
 			continue // framing is the server's
+		case !httpguts.ValidHeaderFieldName(k):
+			continue // net/http drops these too
+		case len(vs) > 1 && singleInFasthttp(k):
+			// fasthttp keeps one value of these; a list field's lines
+			// joined with commas mean the same (RFC 9110 section 5.3).
+			b = appendField(b, k, strings.Join(vs, ", "))
+			continue
 		}
 		for _, v := range vs {
 			b = appendField(b, k, v)
 		}
 	}
 	b = append(b, "\r\n"...)
-	br := readerPool.Get().(*bufio.Reader)
-	src := bytes.NewReader(b)
-	br.Reset(src)
+	var br *bufio.Reader
+	if len(b) <= headReaderSize {
+		br = readerPool.Get().(*bufio.Reader)
+		defer readerPool.Put(br)
+		br.Reset(bytes.NewReader(b))
+	} else {
+		br = bufio.NewReaderSize(bytes.NewReader(b), len(b))
+	}
 	err := ctx.Response.Header.Read(br)
-	readerPool.Put(br)
 	*bp = b
 	headPool.Put(bp)
 	if err != nil {
@@ -341,16 +407,29 @@ func (w *writer) emit(ctx *fasthttp.RequestCtx, head bool) {
 	}
 }
 
-var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+// singleInFasthttp reports whether fasthttp keeps only one value of field
+// k in a response header.
+func singleInFasthttp(k string) bool {
+	switch k {
+	case "Content-Type", "Content-Encoding", "Content-Length", "Server":
+		return true
+	}
+	return false
+}
 
-// appendField appends "k: v\r\n", with CR and LF in v turned into spaces as
-// net/http does.
+const headReaderSize = 4096
+
+var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, headReaderSize) }}
+
+// appendField appends "k: v\r\n", with control bytes in v (CR and LF,
+// which net/http also replaces, and the others, which fasthttp refuses)
+// turned into spaces.
 func appendField(b []byte, k, v string) []byte {
 	b = append(b, k...)
 	b = append(b, ": "...)
 	for i := 0; i < len(v); i++ {
 		c := v[i]
-		if c == '\r' || c == '\n' {
+		if c < ' ' && c != '\t' || c == 0x7f {
 			c = ' '
 		}
 		b = append(b, c)

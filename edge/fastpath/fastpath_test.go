@@ -58,6 +58,19 @@ func start(t *testing.T) *harness {
 			hd["Content-Type"] = []string{"text/plain"}
 			hd["Content-Length"] = []string{"5"}
 			switch r.URL.Path {
+			case "/hit/bigheader":
+				// Response headers larger than any one buffer: long
+				// surrogate-key lists, CSP, Link.
+				hd["Surrogate-Key"] = []string{strings.Repeat("key ", 5000)}
+			case "/hit/gzip":
+				delete(hd, "Content-Type")
+				hd["Content-Encoding"] = []string{"gzip", "br"}
+			case "/hit/odd":
+				hd["X-Ctl"] = []string{"a\x01b\rc"}
+				hd["Bad Name"] = []string{"v"}
+				w.WriteHeader(299)
+				w.Write([]byte("hello"))
+				return true
 			case "/hit/nocontent":
 				w.WriteHeader(http.StatusNoContent)
 				return true
@@ -318,5 +331,101 @@ func TestShutdownClosesHandedOffConnections(t *testing.T) {
 	// An idle handed-off connection is closed by the fallback's Shutdown.
 	if _, err := c.r.ReadByte(); err == nil {
 		t.Fatal("connection still open after Shutdown")
+	}
+}
+
+func TestResponsesFasthttpWouldMangle(t *testing.T) {
+	h := start(t)
+	c := h.dial(t)
+	c.send("GET /hit/bigheader HTTP/1.1\r\nHost: a\r\n\r\n")
+	res, body := c.read("GET")
+	if res.StatusCode != 200 || body != "hello" || len(res.Header.Get("Surrogate-Key")) < 19000 {
+		t.Fatalf("20 KB response header: %d %q, Surrogate-Key of %d bytes", res.StatusCode, body, len(res.Header.Get("Surrogate-Key")))
+	}
+	c.send("GET /hit/gzip HTTP/1.1\r\nHost: a\r\n\r\n")
+	res, _ = c.read("GET")
+	if ct, ok := res.Header["Content-Type"]; ok {
+		t.Errorf("an encoded body got a sniffed Content-Type %q; net/http sends none", ct)
+	}
+	if ce := strings.Join(res.Header["Content-Encoding"], ", "); ce != "gzip, br" {
+		t.Errorf("Content-Encoding %q, want both codings, in order", ce)
+	}
+	c.send("GET /hit/odd HTTP/1.1\r\nHost: a\r\n\r\n")
+	res, body = c.read("GET")
+	if res.StatusCode != 299 || body != "hello" || res.Status != "299 status code 299" {
+		t.Fatalf("unknown status: %q %q", res.Status, body)
+	}
+	if v := res.Header.Get("X-Ctl"); v != "a b c" {
+		t.Errorf("X-Ctl = %q, want control bytes as spaces", v)
+	}
+	if _, ok := res.Header["Bad Name"]; ok {
+		t.Error("an invalid field name was sent")
+	}
+}
+
+func TestHTTP10GoesToNetHTTP(t *testing.T) {
+	h := start(t)
+	c := h.dial(t)
+	c.send("GET /hit/a HTTP/1.0\r\nHost: a\r\n\r\n")
+	res, _ := c.read("GET")
+	if res.Proto != "HTTP/1.0" || res.Header.Get("X-Served-By") != "fallback" {
+		t.Fatalf("HTTP/1.0 request answered with %s by %q, want net/http's HTTP/1.0 answer", res.Proto, res.Header.Get("X-Served-By"))
+	}
+}
+
+func TestShutdownBeforeServe(t *testing.T) {
+	srv := New(Config{Hit: func(http.ResponseWriter, *http.Request) bool { return false }, Fallback: &http.Server{}})
+	if err := srv.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		t.Fatalf("Serve after Shutdown: %v, want http.ErrServerClosed at once", err)
+	}
+}
+
+// A request in flight when Shutdown starts is still answered.
+func TestShutdownLetsRequestsInFlightFinish(t *testing.T) {
+	release := make(chan struct{})
+	entered := make(chan struct{})
+	fb := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(entered)
+		<-release
+		io.WriteString(w, "late")
+	})}
+	srv := New(Config{Hit: func(http.ResponseWriter, *http.Request) bool { return false }, Fallback: fb})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
+	<-entered
+	shut := make(chan error, 1)
+	go func() { shut <- srv.Shutdown(context.Background()) }()
+	close(release)
+	res, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("request in flight during Shutdown: %v", err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	if string(body) != "late" {
+		t.Fatalf("body %q", body)
+	}
+	if err := <-shut; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+		t.Fatalf("Serve: %v", err)
 	}
 }

@@ -8,14 +8,15 @@ import (
 // handoff is the net.Listener the fallback server accepts handed-off
 // connections from.
 type handoff struct {
-	addr  net.Addr
+	addr net.Addr // set by Server.Serve before the fallback serves
+
 	conns chan net.Conn
 	done  chan struct{}
 	once  sync.Once
 }
 
-func newHandoff(addr net.Addr) *handoff {
-	return &handoff{addr: addr, conns: make(chan net.Conn), done: make(chan struct{})}
+func newHandoff() *handoff {
+	return &handoff{conns: make(chan net.Conn), done: make(chan struct{})}
 }
 
 // give passes c to the fallback, or closes it once the listener is closed.
