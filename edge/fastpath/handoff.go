@@ -67,6 +67,9 @@ type replayConn struct {
 
 // newReplayConn returns the connection the fallback serves for hc, whose
 // request bytes pre fasthttp has consumed.
+// drainPool holds the buffers replayConn reads fasthttp's reader into.
+var drainPool = sync.Pool{New: func() any { return new([]byte) }}
+
 func newReplayConn(hc net.Conn, pre []byte, bufSize int) *replayConn {
 	raw, ok := hc.(interface{ UnsafeConn() net.Conn })
 	if !ok {
@@ -81,13 +84,24 @@ func (c *replayConn) Read(p []byte) (int, error) {
 		// exactly what its reader holds (bufio hands over its buffer, or
 		// reads straight through when it is empty); after it the socket is
 		// read directly.
-		buf := make([]byte, c.bufSize)
+		bp := drainPool.Get().(*[]byte)
+		if cap(*bp) < c.bufSize {
+			*bp = make([]byte, c.bufSize)
+		}
+		buf := (*bp)[:c.bufSize]
 		n, err := c.hijacked.Read(buf)
 		c.hijacked = nil
-		c.pre = buf[:n]
 		if n == 0 {
+			drainPool.Put(bp)
 			return 0, err
 		}
+		if n <= len(p) {
+			n = copy(p, buf[:n])
+			drainPool.Put(bp)
+			return n, nil
+		}
+		c.pre = append([]byte(nil), buf[:n]...)
+		drainPool.Put(bp)
 	}
 	if len(c.pre) > 0 {
 		n := copy(p, c.pre)
