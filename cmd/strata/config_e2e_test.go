@@ -110,3 +110,54 @@ func TestEdgeConfigReload(t *testing.T) {
 		t.Errorf("reload without the token: %d", resp.StatusCode)
 	}
 }
+
+// strata serve -config routes the edge by the distribution file instead of
+// its built-in /api/* and site behaviors, and reloads it through the admin
+// API; the catalog API keeps serving on its own listener.
+func TestServeConfig(t *testing.T) {
+	origin := func(name string) *httptest.Server {
+		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Cache-Control", "max-age=600")
+			fmt.Fprintf(w, "%s:%s", name, r.URL.Path)
+		}))
+		t.Cleanup(s.Close)
+		return s
+	}
+	a, b := origin("A"), origin("B")
+	file := filepath.Join(t.TempDir(), "strata.yaml")
+	write := func(def string) {
+		t.Helper()
+		data := fmt.Sprintf("origins:\n  a:\n    url: %s\n  b:\n    url: %s\nbehaviors:\n  - path: /b/*\n    origin: b\ndefault_behavior:\n  origin: %s\n", a.URL, b.URL, def)
+		if err := os.WriteFile(file, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("a")
+	edgeAddr, apiAddr, adminAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	start(t, "  data ", []string{"STRATA_ADMIN_TOKEN=tok"}, "serve", "-config", file, "-data-dir", t.TempDir(),
+		"-edge-addr", edgeAddr, "-api-addr", apiAddr, "-admin-addr", adminAddr)
+	c := client{t}
+	for _, tt := range []struct{ path, body, cache string }{
+		{"/b/x", "B:/b/x", "Miss from strata"},
+		{"/b/x", "B:/b/x", "Hit from strata"},
+		{"/api/products", "A:/api/products", "Miss from strata"}, // the file's routing, not the built-in /api/*
+	} {
+		resp, body := c.do("GET", "http://"+edgeAddr+tt.path, "")
+		if body != tt.body || resp.Header.Get("X-Cache") != tt.cache {
+			t.Errorf("GET %s: %q %q, want %q %q", tt.path, body, resp.Header.Get("X-Cache"), tt.body, tt.cache)
+		}
+	}
+	if resp, body := c.do("GET", "http://"+apiAddr+"/api/products/1", ""); resp.StatusCode != 200 || !strings.Contains(body, `"id"`) {
+		t.Errorf("catalog API on its own listener: %d %.80s", resp.StatusCode, body)
+	}
+	write("b")
+	if resp, body := c.do("POST", "http://"+adminAddr+"/config/reload", "", "Authorization", "Bearer tok"); resp.StatusCode != 200 {
+		t.Fatalf("reload: %d %s", resp.StatusCode, body)
+	}
+	if _, body := c.do("GET", "http://"+edgeAddr+"/c/y", ""); body != "B:/c/y" {
+		t.Errorf("after reload, default behavior answered %q, want origin B", body)
+	}
+	if resp, body := c.do("GET", "http://"+edgeAddr+"/b/x", ""); body != "B:/b/x" || resp.Header.Get("X-Cache") != "Hit from strata" {
+		t.Errorf("after reload: %q %q, want the cached B:/b/x (a reload keeps the cache)", body, resp.Header.Get("X-Cache"))
+	}
+}
