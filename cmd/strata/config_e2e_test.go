@@ -16,15 +16,7 @@ import (
 // changes the routing and keeps the cache; a bad file sent by SIGHUP or the
 // admin API is refused with its problems while the old one keeps serving.
 func TestEdgeConfigReload(t *testing.T) {
-	origin := func(name string) *httptest.Server {
-		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Cache-Control", "max-age=600")
-			fmt.Fprintf(w, "%s:%s", name, r.URL.Path)
-		}))
-		t.Cleanup(s.Close)
-		return s
-	}
-	a, b := origin("A"), origin("B")
+	a, b := namedOrigin(t, "A"), namedOrigin(t, "B")
 	file := filepath.Join(t.TempDir(), "strata.yaml")
 	write := func(behaviors string) {
 		t.Helper()
@@ -115,15 +107,7 @@ func TestEdgeConfigReload(t *testing.T) {
 // its built-in /api/* and site behaviors, and reloads it through the admin
 // API; the catalog API keeps serving on its own listener.
 func TestServeConfig(t *testing.T) {
-	origin := func(name string) *httptest.Server {
-		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Cache-Control", "max-age=600")
-			fmt.Fprintf(w, "%s:%s", name, r.URL.Path)
-		}))
-		t.Cleanup(s.Close)
-		return s
-	}
-	a, b := origin("A"), origin("B")
+	a, b := namedOrigin(t, "A"), namedOrigin(t, "B")
 	file := filepath.Join(t.TempDir(), "strata.yaml")
 	write := func(def string) {
 		t.Helper()
@@ -160,4 +144,15 @@ func TestServeConfig(t *testing.T) {
 	if resp, body := c.do("GET", "http://"+edgeAddr+"/b/x", ""); body != "B:/b/x" || resp.Header.Get("X-Cache") != "Hit from strata" {
 		t.Errorf("after reload: %q %q, want the cached B:/b/x (a reload keeps the cache)", body, resp.Header.Get("X-Cache"))
 	}
+}
+
+// namedOrigin is an origin that answers "NAME:PATH", cacheable for 10
+// minutes.
+func namedOrigin(t *testing.T, name string) *httptest.Server {
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		fmt.Fprintf(w, "%s:%s", name, r.URL.Path)
+	}))
+	t.Cleanup(s.Close)
+	return s
 }
