@@ -15,8 +15,11 @@
 //     serves it and every later request on that connection. Parsing, framing
 //     and bad-input rules (conflicting Content-Length and Transfer-Encoding,
 //     Expect, absolute-form targets) are therefore net/http's.
-//   - Requests fasthttp itself cannot parse get its 4xx answer and the
-//     connection is closed.
+//   - Requests fasthttp itself refuses to parse get its 4xx answer and the
+//     connection is closed; a few of them net/http would serve (an empty
+//     Host, duplicate identical Content-Length lines, header blocks ended by
+//     bare LFs: see docs/edge.md, "Fast hits").
+//   - A panic in Hit is logged and closes that connection only.
 //   - Serve returns http.ErrServerClosed after Shutdown, which stops both
 //     servers and waits for requests in flight.
 //

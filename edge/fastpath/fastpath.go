@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -156,6 +157,19 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+	defer func() {
+		// As net/http does: a panicking handler costs its connection, not
+		// the process (fasthttp recovers nothing).
+		if v := recover(); v != nil {
+			if v != http.ErrAbortHandler {
+				s.cfg.Logger.Error("fastpath: panic serving a hit", "remote", ctx.RemoteAddr().String(),
+					"uri", string(ctx.RequestURI()), "panic", v, "stack", string(debug.Stack()))
+			}
+			ctx.Response.Reset()
+			ctx.HijackSetNoResponse(true)
+			ctx.Hijack(func(c net.Conn) { c.Close() })
+		}
+	}()
 	if s.serveHit(ctx) {
 		return
 	}
@@ -358,8 +372,7 @@ func (w *writer) emit(ctx *fasthttp.RequestCtx, head bool) {
 	}
 	// net/http sniffs a missing Content-Type, except for encoded bodies.
 	_, hasType := w.h["Content-Type"]
-	_, hasEncoding := w.h["Content-Encoding"]
-	if !hasType && !hasEncoding && len(w.body) > 0 && bodyAllowed(status) {
+	if !hasType && w.h.Get("Content-Encoding") == "" && len(w.body) > 0 && bodyAllowed(status) {
 		b = appendField(b, "Content-Type", http.DetectContentType(w.body))
 	}
 	if _, ok := w.h["Content-Length"]; !ok && bodyAllowed(status) && !head {
@@ -369,6 +382,8 @@ func (w *writer) emit(ctx *fasthttp.RequestCtx, head bool) {
 		switch {
 		case k == "Transfer-Encoding" || k == "Connection":
 			continue // framing is the server's
+		case suppressed(status, k):
+			continue // as net/http: no body, no body fields
 		case !httpguts.ValidHeaderFieldName(k):
 			continue // net/http drops these too
 		case len(vs) > 1 && singleInFasthttp(k):
@@ -404,7 +419,22 @@ func (w *writer) emit(ctx *fasthttp.RequestCtx, head bool) {
 		ctx.Response.SetBodyRaw(w.body)
 	} else {
 		ctx.Response.SkipBody = true
+		// A HEAD answer needs no framing; net/http keeps the connection.
+		ctx.Response.Header.ResetConnectionClose()
 	}
+}
+
+// suppressed reports whether net/http leaves field k out of a response with
+// status (its suppressedHeaders: 304 has no Content-Type or Content-Length,
+// 1xx and 204 no Content-Length).
+func suppressed(status int, k string) bool {
+	switch {
+	case status == http.StatusNotModified:
+		return k == "Content-Type" || k == "Content-Length"
+	case status == http.StatusNoContent || status < 200:
+		return k == "Content-Length"
+	}
+	return false
 }
 
 // singleInFasthttp reports whether fasthttp keeps only one value of field

@@ -1,6 +1,7 @@
 package fastpath
 
 import (
+	"io"
 	"net"
 	"sync"
 )
@@ -76,6 +77,24 @@ func newReplayConn(hc net.Conn, pre []byte, bufSize int) *replayConn {
 		return &replayConn{Conn: hc, pre: pre}
 	}
 	return &replayConn{Conn: raw.UnsafeConn(), pre: pre, hijacked: hc, bufSize: bufSize}
+}
+
+// CloseWrite half-closes the socket, which net/http does before closing a
+// connection it refused a request on, so the client reads the answer and a
+// clean end rather than a reset.
+func (c *replayConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// ReadFrom lets net/http use the socket's sendfile and splice.
+func (c *replayConn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{c.Conn}, r)
 }
 
 func (c *replayConn) Read(p []byte) (int, error) {
