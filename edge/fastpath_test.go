@@ -1,8 +1,10 @@
 package edge
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/strata-cache/strata/edge/fastpath"
+	"github.com/strata-cache/strata/edge/store"
 )
 
 // startEdge serves e on a loopback socket, behind edge/fastpath when fast
@@ -40,8 +43,8 @@ func startEdge(t testing.TB, e *Edge, fast bool) string {
 	return "http://" + ln.Addr().String()
 }
 
-// ServeFresh answers exactly the requests that are fresh hits needing
-// nothing else, and writes nothing for the others.
+// ServeFresh answers exactly the requests that are fresh hits needing no
+// origin, and writes nothing for the others.
 func TestServeFresh(t *testing.T) {
 	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
 		cc := "public, max-age=60"
@@ -71,6 +74,14 @@ func TestServeFresh(t *testing.T) {
 	if w, ok := try("HEAD", "/a"); !ok || w.Body.Len() != 0 || w.Header().Get("Content-Length") != "10" {
 		t.Fatalf("HEAD hit: ok=%v body %q length %q", ok, w.Body.String(), w.Header().Get("Content-Length"))
 	}
+	// The client's own preconditions and ranges are answered from the
+	// stored response.
+	if w, ok := try("GET", "/a", "If-None-Match", `"v1"`); !ok || w.Code != http.StatusNotModified || w.Body.Len() != 0 {
+		t.Fatalf("conditional hit: ok=%v %d %q", ok, w.Code, w.Body.String())
+	}
+	if w, ok := try("GET", "/a", "Range", "bytes=0-3"); !ok || w.Code != http.StatusPartialContent || w.Body.String() != "body" {
+		t.Fatalf("range hit: ok=%v %d %q", ok, w.Code, w.Body.String())
+	}
 	for _, tc := range []struct {
 		name, method, path string
 		kv                 []string
@@ -78,8 +89,6 @@ func TestServeFresh(t *testing.T) {
 		{"miss", "GET", "/nothing", nil},
 		{"stale", "GET", "/s", nil},
 		{"unsafe method", "POST", "/a", nil},
-		{"conditional", "GET", "/a", []string{"If-None-Match", `"v1"`}},
-		{"range", "GET", "/a", []string{"Range", "bytes=0-1"}},
 		{"dot segments", "GET", "/x/../a", nil},
 	} {
 		calls := o.calls.Load()
@@ -90,5 +99,63 @@ func TestServeFresh(t *testing.T) {
 		if o.calls.Load() != calls {
 			t.Errorf("%s: ServeFresh asked the origin", tc.name)
 		}
+	}
+}
+
+// Ranges of a large stored body, answered on the fast path: http.ServeContent
+// writes them through a reused buffer, which must not reach the client
+// twice or overwritten.
+func TestFastPathRangesOfLargeBody(t *testing.T) {
+	body := make([]byte, 200<<10)
+	for i := range body {
+		body[i] = byte('a' + i%26 + i/4096%3)
+	}
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Write(body)
+	})
+	st, err := store.NewMemory(store.Options{MaxBytes: 16 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	e, err := New(Config{Behaviors: []Behavior{behaviorFor(t, o)}, Store: st, MaxObjectSize: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := startEdge(t, e, true)
+	get := func(rng string) (*http.Response, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", base+"/big", nil)
+		if rng != "" {
+			req.Header.Set("Range", rng)
+		}
+		// A connection per request: the first request of a connection is
+		// the fast path's.
+		res, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res, b
+	}
+	get("") // stored
+	if o.calls.Load() != 1 {
+		t.Fatalf("origin calls %d", o.calls.Load())
+	}
+	res, b := get("bytes=1000-150000")
+	if res.StatusCode != http.StatusPartialContent || !bytes.Equal(b, body[1000:150001]) || res.Header.Get("X-Cache") != "Hit from strata" {
+		t.Fatalf("range: %d, %d bytes, equal=%v, X-Cache %q", res.StatusCode, len(b), bytes.Equal(b, body[1000:150001]), res.Header.Get("X-Cache"))
+	}
+	res, b = get("bytes=0-40000,100000-180000")
+	if res.StatusCode != http.StatusPartialContent || !strings.HasPrefix(res.Header.Get("Content-Type"), "multipart/byteranges") {
+		t.Fatalf("multiple ranges: %d %q", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	if !bytes.Contains(b, body[0:40001]) || !bytes.Contains(b, body[100000:180001]) {
+		t.Fatal("a part of the multipart answer is not the stored bytes")
+	}
+	if o.calls.Load() != 1 {
+		t.Fatalf("origin calls %d, want the ranges answered from the store", o.calls.Load())
 	}
 }

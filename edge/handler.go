@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"math/rand/v2"
@@ -17,13 +18,14 @@ import (
 )
 
 // ServeFresh answers r only when it is a fresh hit that needs nothing but
-// the stored response: no origin request, revalidation, range or
-// precondition, and no access check. It reports whether it answered; when
-// it did not, it has written nothing and ServeHTTP must answer r. It never
-// waits for an origin and keeps neither r nor w after it returns, so a
-// server may hand it a request it reuses (see edge/fastpath).
+// the stored response: no origin request or revalidation, and no access
+// check (ranges and the client's own preconditions are answered from the
+// stored response, as ServeHTTP does). It reports whether it answered;
+// when it did not, it has written nothing and ServeHTTP must answer r. It
+// never waits for an origin, keeps neither r nor w after it returns, and
+// never changes a slice it passed to w.Write (see edge/fastpath).
 func (e *Edge) ServeFresh(w http.ResponseWriter, r *http.Request) bool {
-	if uncleanPath(r.URL.Path) || needsServeContent(r) {
+	if uncleanPath(r.URL.Path) {
 		return false
 	}
 	b := e.behavior(r.URL)
@@ -42,10 +44,21 @@ func (e *Edge) ServeFresh(w http.ResponseWriter, r *http.Request) bool {
 	if b.ResponseHeaders != nil {
 		w = &headerWriter{ResponseWriter: w, h: b.ResponseHeaders}
 	}
+	if needsServeContent(r) {
+		// http.ServeContent writes ranges through a buffer it reuses.
+		w = copyingWriter{w}
+	}
 	e.sampleCardinality(b, r)
 	e.cfg.Recorder.Request(b.Name, ResultHit)
 	e.serveEntry(w, r, en, true, now, httpcache.CacheStatus{Hit: true}, e.xHit, encodingFor(b, r))
 	return true
+}
+
+// copyingWriter passes w a copy of every slice written to it.
+type copyingWriter struct{ http.ResponseWriter }
+
+func (c copyingWriter) Write(p []byte) (int, error) {
+	return c.ResponseWriter.Write(bytes.Clone(p))
 }
 
 // sampleCardinality records r's key parts for the behavior's key
