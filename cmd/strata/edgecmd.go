@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"os"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/strata-cache/strata/admin"
@@ -23,21 +25,50 @@ import (
 // limitMemory sets Go's soft memory limit from the edge's memory budget, so
 // an edge node's resident memory stays near -edge-max-bytes instead of
 // growing to about twice its live data between collections. The limit
-// covers Go's heap; about 8 MiB of resident memory (program text, stacks)
-// is outside it. An operator's GOMEMLIMIT wins.
-func limitMemory(budget uint64, logger *slog.Logger) {
+// covers what Go maps; outside, the resident memory Go's limit does not
+// see (program text and data, see residentOutsideHeap), is left out of it.
+// An operator's GOMEMLIMIT wins.
+func limitMemory(budget, outside uint64, logger *slog.Logger) {
 	if os.Getenv("GOMEMLIMIT") != "" || budget > math.MaxInt64 {
 		return
 	}
-	const outsideHeap = 8 << 20
 	limit := int64(budget) * 3 / 4
-	if budget > 4*outsideHeap {
-		limit = int64(budget) - outsideHeap
+	if budget > 4*outside {
+		limit = int64(budget - outside)
 	}
 	// A tiny budget still gets room to work in rather than constant GC.
 	limit = max(limit, 32<<20)
 	debug.SetMemoryLimit(limit)
-	logger.Debug("memory limit set", "bytes", limit)
+	logger.Debug("memory limit set", "bytes", limit, "outside_heap", outside)
+}
+
+// residentOutsideHeap estimates the resident memory Go's memory limit does
+// not cover: the program's file-backed pages (its text and data, which grow
+// with the binary; about 16 MiB for strata), read from /proc/self/status at
+// start, plus 4 MiB for the code and stacks a loaded server adds; at least
+// 8 MiB, and 8 MiB where /proc is not there.
+func residentOutsideHeap() uint64 {
+	const floor, margin = 8 << 20, 4 << 20
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return floor
+	}
+	return max(floor, rssFile(string(status))+margin)
+}
+
+// rssFile returns the RssFile bytes of a /proc/PID/status text, or 0.
+func rssFile(status string) uint64 {
+	for line := range strings.Lines(status) {
+		if rest, ok := strings.CutPrefix(line, "RssFile:"); ok {
+			f := strings.Fields(rest)
+			if len(f) == 2 && f[1] == "kB" {
+				if kb, err := strconv.ParseUint(f[0], 10, 64); err == nil {
+					return kb << 10
+				}
+			}
+		}
+	}
+	return 0
 }
 
 func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -70,7 +101,8 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	limitMemory(ef.maxBytes, logger)
+	ef.outsideHeap = residentOutsideHeap()
+	limitMemory(ef.maxBytes, ef.outsideHeap, logger)
 	edgeLs, err := front.listen(*listenAddr)
 	if err != nil {
 		return err

@@ -33,6 +33,9 @@ type edgeFlags struct {
 	// originRetryAfter is how long an unreachable origin is left alone.
 	originRetryAfter time.Duration
 	rfcStrict        bool
+	// outsideHeap is the resident memory outside Go's memory limit, set by
+	// strata edge (which sets that limit); 0 for strata serve.
+	outsideHeap uint64
 	// fastHits serves fresh hits on plain-HTTP listeners with
 	// edge/fastpath.
 	fastHits bool
@@ -45,7 +48,7 @@ type edgeFlags struct {
 }
 
 func (f *edgeFlags) register(fs *flag.FlagSet) {
-	fs.Uint64Var(&f.maxBytes, "edge-max-bytes", 256<<20, "memory budget of the edge's cache: 65% holds responses, the rest is headroom for bookkeeping and garbage collection")
+	fs.Uint64Var(&f.maxBytes, "edge-max-bytes", 256<<20, "memory budget of the edge's cache: up to 65% holds responses, the rest is headroom for bookkeeping and garbage collection (strata edge keeps its resident memory within it; see docs/edge.md)")
 	fs.Int64Var(&f.maxObjectSize, "max-object-size", 8<<20, "largest response body the edge stores; larger ones pass through")
 	fs.DurationVar(&f.originTimeout, "origin-timeout", 30*time.Second, "time limit for one origin request")
 	fs.BoolVar(&f.rfcStrict, "rfc-strict", false, "store exactly what RFC 9111 allows: by default responses with Set-Cookie, and responses to requests with Cookie that are not marked public or s-maxage, are not shared")
@@ -292,12 +295,23 @@ func printToken(w io.Writer, token string, created bool, dataDir string) {
 // the garbage a busy edge makes between collections.
 const storeShare = 0.65
 
-// storeBytes is the store bound for an edge memory budget.
-func storeBytes(budget uint64) uint64 { return uint64(float64(budget) * storeShare) }
+// storeBytes is the store bound for an edge memory budget. With outside
+// (the resident memory Go's limit does not cover; 0 when no limit is set)
+// the store also leaves the collector half its size within budget-outside
+// (the store is at most two thirds of it), which is less than storeShare
+// for budgets under about 1 GiB. With less headroom, a small edge under
+// constant eviction spent its time collecting and outgrew its budget.
+func storeBytes(budget, outside uint64) uint64 {
+	share := uint64(float64(budget) * storeShare)
+	if outside > 0 && budget > outside {
+		share = min(share, (budget-outside)*10/15)
+	}
+	return share
+}
 
 // newEdge builds an edge with its store and subscribes it to bus.
 func newEdge(ef edgeFlags, metrics *obs.Metrics, logger *slog.Logger, behaviors []edge.Behavior, bus inval.Bus, node string) (*edge.Edge, *store.Memory, error) {
-	st, err := store.NewMemory(store.Options{MaxBytes: storeBytes(ef.maxBytes)})
+	st, err := store.NewMemory(store.Options{MaxBytes: storeBytes(ef.maxBytes, ef.outsideHeap)})
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: -edge-max-bytes: %v", errUsage, err)
 	}
