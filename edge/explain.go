@@ -99,7 +99,7 @@ func (e *Edge) Explain(r *http.Request) Explanation {
 		return ex
 	}
 	ex.Behavior = &ExplainedBehavior{Name: b.Name, Pattern: b.patternString(), Index: b.index}
-	if b.AllowedMethods != 0 || b.ViewerProtocol != "" || b.Signed != nil {
+	if b.guarded() {
 		var f *refusal
 		if r, f = e.admit(b, r); f != nil {
 			ex.Refused = &ExplainedRefusal{Status: f.status, Reason: f.reason, Location: f.location}

@@ -17,21 +17,30 @@ import (
 	"github.com/strata-cache/strata/httpcache"
 )
 
-// ServeFresh answers r only when it is a fresh hit that needs nothing but
-// the stored response: no origin request or revalidation, and no access
-// check (ranges and the client's own preconditions are answered from the
-// stored response, as ServeHTTP does). It reports whether it answered;
-// when it did not, it has written nothing and ServeHTTP must answer r. It
-// never waits for an origin, keeps neither r nor w after it returns, and
-// never changes a slice it passed to w.Write (see edge/fastpath).
+// ServeFresh answers r only when ServeHTTP would answer it as a fresh hit:
+// admitted by the behavior's access checks, and needing nothing but the
+// stored response (no origin request or revalidation; ranges and the
+// client's own preconditions are answered from the stored response, as
+// ServeHTTP does). It reports whether it answered; when it did not, it has
+// written nothing and ServeHTTP must answer r (and refuses what admit
+// refused). It never waits for an origin, keeps neither r nor w after it
+// returns, and never changes a slice it passed to w.Write (see
+// edge/fastpath).
 func (e *Edge) ServeFresh(w http.ResponseWriter, r *http.Request) bool {
 	if uncleanPath(r.URL.Path) {
 		return false
 	}
 	b := e.behavior(r.URL)
-	if b == nil || !b.cachedMethod(r.Method) || b.cachingDisabled() ||
-		(b.AllowedMethods != 0 && !b.AllowedMethods.Has(r.Method)) ||
-		(b.ViewerProtocol != "" && r.TLS == nil) || b.Signed != nil {
+	if b == nil {
+		return false
+	}
+	if b.guarded() {
+		var refused *refusal
+		if r, refused = e.admit(b, r); refused != nil {
+			return false
+		}
+	}
+	if !b.cachedMethod(r.Method) || b.cachingDisabled() {
 		return false
 	}
 	key := e.requestKey(b, r)
@@ -89,7 +98,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if b.ResponseHeaders != nil {
 		w = &headerWriter{ResponseWriter: w, h: b.ResponseHeaders}
 	}
-	if b.AllowedMethods != 0 || b.ViewerProtocol != "" || b.Signed != nil {
+	if b.guarded() {
 		var refused *refusal
 		if r, refused = e.admit(b, r); refused != nil {
 			e.refuse(w, b, refused)

@@ -81,6 +81,11 @@ type refusal struct {
 	location string // Location, for 301
 }
 
+// guarded reports whether requests to b must pass admit.
+func (b *Behavior) guarded() bool {
+	return b.AllowedMethods != 0 || b.ViewerProtocol != "" || b.Signed != nil
+}
+
 // admit applies b's allowed methods, viewer protocol and signature check
 // to r at now. It returns the request to go on with (signing parameters
 // and cookies removed) or why it is refused.

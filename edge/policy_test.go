@@ -517,6 +517,16 @@ default_behavior:
 	if resp, _ := h.do(t, "GET", "/public"); resp.StatusCode != 200 {
 		t.Errorf("default behavior needs no signature: %d", resp.StatusCode)
 	}
+	// The fast path's entry point runs the same check: a signed hit is
+	// answered, an unsigned request for the stored object is declined with
+	// nothing written (ServeHTTP then refuses it).
+	for name, uri := range map[string]string{"signed": valid, "unsigned": "/private/doc?v=1", "expired": expired} {
+		w := httptest.NewRecorder()
+		ok := h.edge.ServeFresh(w, httptest.NewRequest("GET", h.srv.URL+uri, nil))
+		if want := name == "signed"; ok != want || (ok && w.Body.String() != `GET /private/doc?v=1 cookie=""`) || (!ok && (w.Body.Len() != 0 || len(w.Header()) != 0)) {
+			t.Errorf("ServeFresh %s: answered %v, %d %q", name, ok, w.Code, w.Body.String())
+		}
+	}
 }
 
 func TestOACToSiteOrigin(t *testing.T) {

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"github.com/strata-cache/strata/edge/fastpath"
 	"io"
 	"log/slog"
 	"net"
@@ -19,6 +18,7 @@ import (
 	"github.com/strata-cache/strata/admin"
 	"github.com/strata-cache/strata/edge"
 	"github.com/strata-cache/strata/edge/config"
+	"github.com/strata-cache/strata/edge/fastpath"
 )
 
 // buildBehaviors turns a distribution into the edge's behaviors: its

@@ -5,9 +5,9 @@
 // Contract:
 //   - A request is answered here only when it is a GET or HEAD in origin
 //     form, with no body, one valid Host, headers that net/http would accept,
-//     and Config.Hit answers it (a fresh hit: no origin request, no access
-//     check; the client's ranges and preconditions are answered from the
-//     stored response). Its response carries exactly the
+//     and Config.Hit answers it (a fresh hit: admitted, no origin request;
+//     the client's ranges and preconditions are answered from the stored
+//     response). Its response carries exactly the
 //     status, header fields and body Hit wrote, with net/http's defaults
 //     (Date when absent, sniffed Content-Type when absent), so a client
 //     cannot tell which server answered.

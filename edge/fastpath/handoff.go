@@ -43,15 +43,6 @@ func (h *handoff) Close() error {
 	return nil
 }
 
-func (h *handoff) closed() bool {
-	select {
-	case <-h.done:
-		return true
-	default:
-		return false
-	}
-}
-
 func (h *handoff) Addr() net.Addr { return h.addr }
 
 // replayConn is a handed-off connection: it reads the bytes fasthttp
