@@ -1,51 +1,42 @@
-// Command purge measures Strata's purges across several edge nodes on one
-// Redis: how long a tag purge touching 100 000 objects and a single-URL
-// purge take from the admin call to completion on every node, and what
-// purges do to cache-hit latency meanwhile.
+// Command purge measures Strata's purges across several `strata edge`
+// processes on one Redis: how long a tag purge touching 100 000 objects and
+// a single-URL purge take from the admin call to completion on every node,
+// and what purges do to cache-hit latency on the nodes meanwhile.
 //
-//	bash bench/purge/run.sh            # starts a private redis-server
-//	go run ./bench/purge -redis redis://127.0.0.1:6379 [-objects 1000000 -nodes 3]
+//	bash bench/purge/run.sh            # builds strata, starts a private redis-server
+//	go run ./bench/purge -strata ./strata -redis redis://127.0.0.1:6379 [-objects 1000000 -nodes 3]
 //
-// The nodes run in this process, each with its own store, Redis client,
-// bus subscription and loopback HTTP listener, as separate `strata edge`
-// processes would; the admin API is node 1's. Objects are stored by
-// requests made in process (through the edge handler, from an in-process
-// origin) to keep the fill short; purges and the hits that are timed go
-// over loopback HTTP. The last line is a machine-readable summary.
+// Each node is a `strata edge -redis URL` process of its own, with its own
+// listener, admin API and node name, as in a deployment; the origin and the
+// clients are this process. Objects are stored by requests to the node that
+// owns them (object i lives on node i mod nodes), purges go through node
+// 1's admin API (`POST /purge?wait`), and hits are timed on objects no purge
+// touches. Use a private Redis: the nodes register in it. The last line is
+// a machine-readable summary.
 package main
 
 import (
+	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
-	"runtime"
-	"runtime/debug"
-	"runtime/pprof"
-	"runtime/trace"
+	"os/exec"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
-	"github.com/redis/rueidis"
-
 	"github.com/strata-cache/strata/admin"
-	credis "github.com/strata-cache/strata/cache/redis"
-	"github.com/strata-cache/strata/edge"
-	"github.com/strata-cache/strata/edge/fastpath"
-	"github.com/strata-cache/strata/edge/store"
-	"github.com/strata-cache/strata/inval"
-	"github.com/strata-cache/strata/inval/redisbus"
 )
 
 const (
@@ -55,119 +46,137 @@ const (
 	hitPause = 200 * time.Microsecond // between a hit client's requests
 )
 
-// Profiles of the purge phase, from the flags of the same names.
-var (
-	profile, blockProfile, mutexProfile, traceFile string
-)
-
-type node struct {
-	name   string
-	edge   *edge.Edge
-	store  *store.Memory
-	bus    *redisbus.Bus
-	client rueidis.Client
-	srv    interface{ Close() error }
-	url    string
+type options struct {
+	strata, redis    string
+	objects, nodes   int
+	tagRounds        int
+	urlPurges        int
+	hitClients       int
+	fillClients      int
+	fastHits         bool
+	nodeBytes        uint64
+	baseline, warmup time.Duration
 }
 
-// fastHits serves nodes' fresh hits through edge/fastpath, as strata edge
-// does by default.
-var fastHits = true
-
 func main() {
-	redisURL := flag.String("redis", "", "Redis URL (required)")
-	objects := flag.Int("objects", 1_000_000, "objects stored across all nodes")
-	nodes := flag.Int("nodes", 3, "edge nodes")
-	tagRounds := flag.Int("tag-rounds", 2, "rounds of purging every tag (each round refills the purged objects)")
-	urlPurges := flag.Int("url-purges", 200, "single-URL purges")
-	hitClients := flag.Int("hit-clients", 4, "concurrent clients timing hits during each phase")
-	flag.BoolVar(&fastHits, "fast-hits", true, "serve fresh hits through edge/fastpath (fasthttp), as strata edge does; false: net/http only")
-	flag.StringVar(&profile, "cpuprofile", "", "write a CPU profile of the purge phase to this file")
-	flag.StringVar(&blockProfile, "blockprofile", "", "write a block profile (every blocking event) of the purge phase to this file")
-	flag.StringVar(&mutexProfile, "mutexprofile", "", "write a mutex contention profile (every event) of the purge phase to this file")
-	flag.StringVar(&traceFile, "trace", "", "write an execution trace of the purge phase to this file (go tool trace)")
+	var o options
+	flag.StringVar(&o.strata, "strata", "", "path of the strata binary the nodes run (required)")
+	flag.StringVar(&o.redis, "redis", "", "Redis URL the nodes share (required; a private one: the nodes register in it)")
+	flag.IntVar(&o.objects, "objects", 1_000_000, "objects stored across all nodes")
+	flag.IntVar(&o.nodes, "nodes", 3, "edge nodes (strata edge processes)")
+	flag.IntVar(&o.tagRounds, "tag-rounds", 2, "rounds of purging every tag but t0 (each round refills the purged objects)")
+	flag.IntVar(&o.urlPurges, "url-purges", 200, "single-URL purges")
+	flag.IntVar(&o.hitClients, "hit-clients", 4, "concurrent clients timing hits during each phase")
+	flag.IntVar(&o.fillClients, "fill-clients", 4, "concurrent clients storing objects, per node")
+	flag.BoolVar(&o.fastHits, "fast-hits", true, "the nodes' -fast-hits flag")
+	flag.Uint64Var(&o.nodeBytes, "node-bytes", 1536<<20, "each node's -edge-max-bytes: enough for its share of the objects")
+	flag.DurationVar(&o.baseline, "baseline", 5*time.Second, "how long hits are timed without purges")
+	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "untimed hits before the baseline (connections, the fill's aftermath)")
 	flag.Parse()
-	if *redisURL == "" {
-		fmt.Fprintln(os.Stderr, "purge: -redis is required")
+	if o.strata == "" || o.redis == "" {
+		fmt.Fprintln(os.Stderr, "purge: -strata and -redis are required")
 		os.Exit(2)
 	}
-	if err := run(*redisURL, *objects, *nodes, *tagRounds, *urlPurges, *hitClients); err != nil {
+	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "purge:", err)
 		os.Exit(1)
 	}
 }
 
-func run(redisURL string, objects, nodeCount, tagRounds, urlPurges, hitClients int) error {
-	ctx := context.Background()
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+// node is one strata edge process.
+type node struct {
+	name       string
+	cmd        *exec.Cmd
+	url, admin string // http://ADDR
+}
+
+func run(o options) error {
 	body := bytes.Repeat([]byte("x"), 64)
-	origin := edge.HandlerOrigin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		i, _ := strconv.Atoi(r.URL.Path[len("/obj/"):])
+	origin := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		i, _ := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/obj/"))
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		w.Header().Set("Surrogate-Key", fmt.Sprintf("t%d obj", i%tags))
 		w.Write(body)
-	}))
-	prefix := fmt.Sprintf("strata:bench:%d", time.Now().UnixNano())
+	})}
+	oln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	go origin.Serve(oln)
+	defer origin.Close()
+
+	dataDir, err := os.MkdirTemp("", "strata-purge-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dataDir)
 	var ns []*node
 	defer func() {
 		for _, n := range ns {
-			n.srv.Close()
-			n.edge.Close()
-			n.bus.Close()
-			n.store.Close()
-			n.client.Close()
+			n.stop()
 		}
 	}()
-	for i := range nodeCount {
-		n, err := startNode(fmt.Sprint("bench-node", i+1), redisURL, prefix, origin, objects/nodeCount, logger)
+	for i := range o.nodes {
+		n, err := startNode(o, fmt.Sprint("bench-node", i+1), "http://"+oln.Addr().String(), dataDir)
 		if err != nil {
 			return err
 		}
 		ns = append(ns, n)
 	}
-	adminH, adminClose, err := newAdmin(ns[0], redisURL, prefix, logger)
-	if err != nil {
-		return err
-	}
-	defer adminClose()
-	adminSrv := httptest.NewServer(adminH)
-	defer adminSrv.Close()
+	owner := func(i int) *node { return ns[i%len(ns)] }
 
-	owner := func(i int) *node { return ns[i%nodeCount] }
-	fill := func(pred func(i int) bool) {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	get := func(n *node, i int) (*http.Response, error) {
+		r, _ := http.NewRequest("GET", n.url+"/obj/"+strconv.Itoa(i), nil)
+		r.Host = host
+		return client.Do(r)
+	}
+	// fill stores the objects pred selects on their nodes, over HTTP, and
+	// returns how many the nodes reported stored (Cache-Status).
+	fill := func(pred func(i int) bool) (int, error) {
+		var stored atomic.Int64
 		var wg sync.WaitGroup
-		for _, n := range ns {
-			wg.Go(func() {
-				for i := range objects {
-					if owner(i) != n || !pred(i) {
-						continue
+		errs := make(chan error, len(ns)*o.fillClients)
+		for ni := range ns {
+			for c := range o.fillClients {
+				wg.Go(func() {
+					// Client c of node ni takes every fillClients-th of its objects.
+					for i := ni + c*len(ns); i < o.objects; i += len(ns) * o.fillClients {
+						if !pred(i) {
+							continue
+						}
+						resp, err := get(ns[ni], i)
+						if err != nil {
+							errs <- err
+							return
+						}
+						io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+						if strings.Contains(resp.Header.Get("Cache-Status"), "stored") {
+							stored.Add(1)
+						}
 					}
-					req := httptest.NewRequest("GET", "http://"+host+"/obj/"+strconv.Itoa(i), nil)
-					n.edge.ServeHTTP(discard{}, req)
-				}
-			})
+				})
+			}
 		}
 		wg.Wait()
+		close(errs)
+		return int(stored.Load()), <-errs
 	}
 	start := time.Now()
-	fill(func(int) bool { return true })
-	stored := 0
-	for _, n := range ns {
-		stored += n.store.Len()
+	stored, err := fill(func(int) bool { return true })
+	if err != nil {
+		return fmt.Errorf("fill: %w", err)
 	}
-	fmt.Fprintf(os.Stderr, "filled %d objects over %d nodes in %v\n", stored, nodeCount, time.Since(start).Round(time.Millisecond))
-	// The fill's garbage is collected, and the memory it held returned to
-	// the OS, before anything is timed: otherwise the collection the fill
-	// triggers, and then the runtime's scavenger returning a gigabyte
-	// (madvise, which stalls the process's page faults), land in the
-	// baseline.
-	debug.FreeOSMemory()
+	fmt.Fprintf(os.Stderr, "filled %d objects over %d nodes in %v\n", stored, len(ns), time.Since(start).Round(time.Millisecond))
+	if stored != o.objects {
+		return fmt.Errorf("fill: the nodes stored %d of %d objects (raise -node-bytes?)", stored, o.objects)
+	}
 
-	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	ac := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
 	purge := func(req admin.CreateRequest) (time.Duration, error) {
 		b, _ := json.Marshal(req)
-		r, _ := http.NewRequest("POST", adminSrv.URL+"/purge?wait=30s", bytes.NewReader(b))
+		r, _ := http.NewRequest("POST", ns[0].admin+"/purge?wait=30s", bytes.NewReader(b))
 		r.Header.Set("Authorization", "Bearer "+token)
 		t0 := time.Now()
 		resp, err := ac.Do(r)
@@ -180,58 +189,79 @@ func run(redisURL string, objects, nodeCount, tagRounds, urlPurges, hitClients i
 		if resp.StatusCode != http.StatusOK {
 			return 0, fmt.Errorf("purge %s: %s %s", b, resp.Status, out)
 		}
+		var inv struct {
+			Status string `json:"status"`
+		}
+		if err := json.Unmarshal(out, &inv); err != nil || inv.Status != "Completed" {
+			return 0, fmt.Errorf("purge %s: not completed: %s", b, out)
+		}
 		return d, nil
 	}
 	// Hits are timed on objects no purge touches: tag t0 is never purged.
-	// Hit clients pause while the purged objects are stored again, and
-	// while the refill's garbage is collected, so the refill's load does
-	// not count as the purges'. The purges' own garbage (the entries they
-	// remove) is collected while hits are timed.
-	var paused atomic.Bool
-	hitPhase := func(during func()) []time.Duration {
-		var mu sync.Mutex
-		var lat []time.Duration
+	// Each is counted in the phase it started in: the baseline, tag purges
+	// or URL purges. Hit clients pause while the purged objects are stored
+	// again (phase none), so the refill's load does not count as the
+	// purges'.
+	const (
+		none = iota
+		warm // warm-up: connections, the fill's aftermath; not reported
+		base
+		tagPhase
+		urlPhase
+		phases
+	)
+	var phase atomic.Int32
+	var hitErr atomic.Value
+	lat := make([][]time.Duration, phases)
+	var latMu sync.Mutex
+	hits := func(during func()) {
 		var stop atomic.Bool
 		var wg sync.WaitGroup
-		for c := range hitClients {
+		for c := range o.hitClients {
 			wg.Go(func() {
 				rng := rand.New(rand.NewPCG(uint64(c), 7))
-				var mine []time.Duration
+				mine := make([][]time.Duration, phases)
 				for !stop.Load() {
-					if paused.Load() {
+					ph := phase.Load()
+					if ph == none {
 						time.Sleep(time.Millisecond)
 						continue
 					}
-					i := rng.IntN(objects/tags) * tags // a multiple of tags: tag t0
-					n := owner(i)
-					r, _ := http.NewRequest("GET", n.url+"/obj/"+strconv.Itoa(i), nil)
-					r.Host = host
+					i := rng.IntN(o.objects/tags) * tags // a multiple of tags: tag t0
 					t0 := time.Now()
-					region := trace.StartRegion(ctx, "hit") // for -trace
-					resp, err := hc.Do(r)
+					resp, err := get(owner(i), i)
 					if err != nil {
-						continue
+						hitErr.CompareAndSwap(nil, err)
+						return
 					}
 					io.Copy(io.Discard, resp.Body)
 					resp.Body.Close()
-					region.End()
-					mine = append(mine, time.Since(t0))
+					d := time.Since(t0)
+					if !strings.Contains(resp.Header.Get("Cache-Status"), "; hit") {
+						hitErr.CompareAndSwap(nil, fmt.Errorf("object %d was not a hit: %s", i, resp.Header.Get("Cache-Status")))
+						return
+					}
+					mine[ph] = append(mine[ph], d)
 					time.Sleep(hitPause)
 				}
-				mu.Lock()
-				lat = append(lat, mine...)
-				mu.Unlock()
+				latMu.Lock()
+				for ph := range mine {
+					lat[ph] = append(lat[ph], mine[ph]...)
+				}
+				latMu.Unlock()
 			})
 		}
 		during()
 		stop.Store(true)
 		wg.Wait()
-		return lat
 	}
 
-	// Baseline: hits with no purges, for as long as the purges will take
-	// (one tag round's worth of time, estimated by a fixed 5 s).
-	base := hitPhase(func() { time.Sleep(5 * time.Second) })
+	phase.Store(warm)
+	hits(func() { time.Sleep(o.warmup) })
+	// Baseline: hits with no purges.
+	phase.Store(base)
+	hits(func() { time.Sleep(o.baseline) })
+	phase.Store(none)
 
 	// Bus overhead: purges that match nothing, completed on every node.
 	var emptyLat []time.Duration
@@ -245,34 +275,9 @@ func run(redisURL string, objects, nodeCount, tagRounds, urlPurges, hitClients i
 
 	var tagLat, urlLat []time.Duration
 	var purgeErr error
-	if profile != "" {
-		f, err := os.Create(profile)
-		if err != nil {
-			return err
-		}
-		pprof.StartCPUProfile(f)
-		defer pprof.StopCPUProfile()
-	}
-	if blockProfile != "" {
-		runtime.SetBlockProfileRate(1)
-		defer writeProfile("block", blockProfile)
-	}
-	if mutexProfile != "" {
-		runtime.SetMutexProfileFraction(1)
-		defer writeProfile("mutex", mutexProfile)
-	}
-	if traceFile != "" {
-		f, err := os.Create(traceFile)
-		if err != nil {
-			return err
-		}
-		if err := trace.Start(f); err != nil {
-			return err
-		}
-		defer func() { trace.Stop(); f.Close() }()
-	}
-	during := hitPhase(func() {
-		for round := range tagRounds {
+	hits(func() {
+		for round := range o.tagRounds {
+			phase.Store(tagPhase)
 			for tag := 1; tag < tags; tag++ {
 				d, err := purge(admin.CreateRequest{Tags: []string{"t" + strconv.Itoa(tag)}, CallerReference: fmt.Sprintf("tag-%d-%d-%d", round, tag, time.Now().UnixNano())})
 				if err != nil {
@@ -281,15 +286,20 @@ func run(redisURL string, objects, nodeCount, tagRounds, urlPurges, hitClients i
 				}
 				tagLat = append(tagLat, d)
 			}
-			if round+1 < tagRounds {
-				paused.Store(true)
-				fill(func(i int) bool { return i%tags != 0 })
-				debug.FreeOSMemory() // the refill's collection is the refill's, too
-				paused.Store(false)
+			if round+1 < o.tagRounds {
+				phase.Store(none)
+				if _, err := fill(func(i int) bool { return i%tags != 0 }); err != nil {
+					purgeErr = fmt.Errorf("refill: %w", err)
+					return
+				}
 			}
 		}
-		for k := range urlPurges {
-			i := rand.IntN(objects)
+		phase.Store(urlPhase)
+		for k := range o.urlPurges {
+			i := rand.IntN(o.objects)
+			if i%tags == 0 {
+				i = (i + 1) % o.objects // not a timed hit's object (tag t0)
+			}
 			d, err := purge(admin.CreateRequest{URLs: []string{"http://" + host + "/obj/" + strconv.Itoa(i)}, CallerReference: fmt.Sprintf("url-%d-%d", k, time.Now().UnixNano())})
 			if err != nil {
 				purgeErr = err
@@ -301,109 +311,102 @@ func run(redisURL string, objects, nodeCount, tagRounds, urlPurges, hitClients i
 	if purgeErr != nil {
 		return purgeErr
 	}
-	removedPerTag := objects / tags
+	if err, _ := hitErr.Load().(error); err != nil {
+		return fmt.Errorf("hits: %w", err)
+	}
+	// Every node's own count of what the tag purges removed.
+	removed := 0
+	for _, n := range ns {
+		c, err := n.purgedByTag()
+		if err != nil {
+			return err
+		}
+		removed += c
+	}
+	if want := o.tagRounds * (tags - 1) * (o.objects / tags); removed != want {
+		return fmt.Errorf("the nodes report %d objects removed by tag purges, want %d", removed, want)
+	}
+
+	removedPerTag := o.objects / tags
 	fmt.Printf("tag purge (%d objects over %d nodes, all acknowledged): n=%d p50=%v p99=%v max=%v\n",
-		removedPerTag, nodeCount, len(tagLat), pct(tagLat, 50), pct(tagLat, 99), pct(tagLat, 100))
+		removedPerTag, len(ns), len(tagLat), pct(tagLat, 50), pct(tagLat, 99), pct(tagLat, 100))
 	fmt.Printf("purge matching nothing (bus round trip, all acknowledged): n=%d p50=%v p99=%v\n", len(emptyLat), pct(emptyLat, 50), pct(emptyLat, 99))
 	fmt.Printf("single-URL purge (all acknowledged): n=%d p50=%v p99=%v max=%v\n", len(urlLat), pct(urlLat, 50), pct(urlLat, 99), pct(urlLat, 100))
-	fmt.Printf("hit latency without purges: n=%d p50=%v p99=%v\n", len(base), pct(base, 50), pct(base, 99))
-	fmt.Printf("hit latency during purges:  n=%d p50=%v p99=%v\n", len(during), pct(during, 50), pct(during, 99))
-	ratio := float64(pct(during, 99)) / float64(pct(base, 99))
-	fmt.Printf("objects=%d nodes=%d tag_purge_p99_ms=%.1f url_purge_p99_ms=%.1f hit_p99_us=%.0f hit_p99_during_purges_us=%.0f hit_p99_ratio=%.2f\n",
-		objects, nodeCount, ms(pct(tagLat, 99)), ms(pct(urlLat, 99)), us(pct(base, 99)), us(pct(during, 99)), ratio)
-	_ = ctx
+	b, tl, ul := lat[base], lat[tagPhase], lat[urlPhase]
+	fmt.Printf("hit latency without purges:       n=%d p50=%v p99=%v\n", len(b), pct(b, 50), pct(b, 99))
+	fmt.Printf("hit latency during tag purges:    n=%d p50=%v p99=%v\n", len(tl), pct(tl, 50), pct(tl, 99))
+	fmt.Printf("hit latency during URL purges:    n=%d p50=%v p99=%v\n", len(ul), pct(ul, 50), pct(ul, 99))
+	ratio := func(d []time.Duration) float64 { return float64(pct(d, 99)) / float64(pct(b, 99)) }
+	fmt.Printf("objects=%d nodes=%d fast_hits=%v tag_purge_p99_ms=%.1f url_purge_p99_ms=%.1f hit_p99_us=%.0f hit_p99_during_tag_purges_us=%.0f hit_p99_during_url_purges_us=%.0f tag_hit_p99_ratio=%.2f url_hit_p99_ratio=%.2f\n",
+		o.objects, len(ns), o.fastHits, ms(pct(tagLat, 99)), ms(pct(urlLat, 99)), us(pct(b, 99)), us(pct(tl, 99)), us(pct(ul, 99)), ratio(tl), ratio(ul))
 	return nil
 }
 
-func startNode(name, redisURL, prefix string, origin http.RoundTripper, expect int, logger *slog.Logger) (*node, error) {
-	st, err := store.NewMemory(store.Options{MaxBytes: uint64(expect) * 4096})
+// startNode starts a strata edge process and waits until it prints its
+// listeners' addresses, which it does once they accept connections.
+func startNode(o options, name, origin, dataDir string) (*node, error) {
+	dir := dataDir + "/" + name
+	cmd := exec.Command(o.strata, "edge", "-origin", origin, "-listen", "127.0.0.1:0", "-admin-addr", "127.0.0.1:0",
+		"-redis", o.redis, "-node", name, "-data-dir", dir, "-admin-token", token, "-admin-rate-limit", "-1",
+		"-edge-max-bytes", strconv.FormatUint(o.nodeBytes, 10), "-fast-hits="+strconv.FormatBool(o.fastHits),
+		"-log-level", "warn")
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
 	}
-	e, err := edge.New(edge.Config{
-		Behaviors: []edge.Behavior{{Pattern: "*", Origin: origin, Name: "bench"}},
-		Store:     st,
-		Logger:    logger,
-	})
-	if err != nil {
+	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	client, err := credis.NewClient(redisURL)
-	if err != nil {
-		return nil, err
+	n := &node{name: name, cmd: cmd}
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 2 {
+			continue
+		}
+		switch f[0] {
+		case "edge":
+			n.url = strings.TrimSuffix(f[1], "/")
+		case "admin":
+			n.admin = strings.TrimSuffix(f[1], "/metrics")
+		}
+		if n.url != "" && n.admin != "" {
+			go io.Copy(io.Discard, stdout)
+			return n, nil
+		}
 	}
-	bus, err := redisbus.New(client, redisbus.Options{Prefix: prefix, Logger: logger})
-	if err != nil {
-		return nil, err
-	}
-	apply := func(_ context.Context, ev inval.Event) error {
-		e.Purge(edge.Purge{Paths: ev.Paths, URLs: ev.URLs, Tags: ev.Tags, All: ev.All, Soft: ev.Soft})
-		return nil
-	}
-	if err := inval.SubscribeWithLost(bus, name, apply, func(error) { e.Purge(edge.Purge{All: true}) }); err != nil {
-		return nil, err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	var srv interface{ Close() error }
-	if fastHits {
-		fs := fastpath.New(fastpath.Config{Hit: e.ServeFresh, Fallback: &http.Server{Handler: e}})
-		go fs.Serve(ln)
-		srv = closer(func() error {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			return fs.Shutdown(ctx)
-		})
-	} else {
-		hs := &http.Server{Handler: e}
-		go hs.Serve(ln)
-		srv = hs
-	}
-	return &node{name: name, edge: e, store: st, bus: bus, client: client, srv: srv, url: "http://" + ln.Addr().String()}, nil
+	n.stop()
+	return nil, fmt.Errorf("%s exited before it printed its addresses", name)
 }
 
-type closer func() error
-
-func (c closer) Close() error { return c() }
-
-// newAdmin is node n's admin API on the shared invalidation store.
-func newAdmin(n *node, redisURL, prefix string, logger *slog.Logger) (http.Handler, func(), error) {
-	client, err := credis.NewClient(redisURL)
-	if err != nil {
-		return nil, nil, err
-	}
-	st, err := redisbus.NewStore(client, redisbus.StoreOptions{Prefix: prefix})
-	if err != nil {
-		return nil, nil, err
-	}
-	tracker := inval.NewTrackerWith(n.bus, inval.TrackerOptions{Store: st, Logger: logger})
-	h, err := admin.New(admin.Config{Token: token, Tracker: tracker, Logger: logger, RateLimit: -1})
-	if err != nil {
-		return nil, nil, err
-	}
-	return h, func() { tracker.Close(); client.Close() }, nil
+// stop ends the node and waits for it.
+func (n *node) stop() {
+	n.cmd.Process.Signal(syscall.SIGTERM)
+	n.cmd.Wait()
 }
 
-// writeProfile writes the named runtime profile to file.
-func writeProfile(name, file string) {
-	f, err := os.Create(file)
-	if err == nil {
-		err = pprof.Lookup(name).WriteTo(f, 0)
-		f.Close()
-	}
+// purgedByTag reads the node's count of objects removed by tag purges from
+// its metrics.
+func (n *node) purgedByTag() (int, error) {
+	r, _ := http.NewRequest("GET", n.admin+"/metrics", nil)
+	r.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(r)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "purge:", name, "profile:", err)
+		return 0, err
 	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "strata_edge_purged_objects_total{") && strings.Contains(line, `selector="tag"`) && strings.Contains(line, `action="removed"`) {
+			f := strings.Fields(line)
+			v, err := strconv.ParseFloat(f[len(f)-1], 64)
+			return int(v), err
+		}
+	}
+	return 0, errors.Join(sc.Err(), fmt.Errorf("%s: no strata_edge_purged_objects_total for tags in its metrics", n.name))
 }
-
-// discard is a ResponseWriter that keeps nothing.
-type discard struct{}
-
-func (discard) Header() http.Header         { return http.Header{} }
-func (discard) Write(b []byte) (int, error) { return len(b), nil }
-func (discard) WriteHeader(int)             {}
 
 func pct(d []time.Duration, p int) time.Duration {
 	if len(d) == 0 {

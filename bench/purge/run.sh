@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Measure purges across edge nodes on a private redis-server (see main.go).
+# Measure purges across strata edge processes on a private redis-server
+# (see main.go).
 #
 #   bash bench/purge/run.sh                          # 1 000 000 objects, 3 nodes
 #   bash bench/purge/run.sh -objects 100000          # flags go to the program
@@ -16,5 +17,8 @@ for _ in $(seq 100); do
 	redis-cli -p "$PORT" ping >/dev/null 2>&1 && break
 	sleep 0.05 # redis gives no readiness signal to a shell
 done
-echo "# bash bench/purge/run.sh $*   ($(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, redis $(redis-server --version | awk '{print $3}'))"
-cd "$ROOT" && go run ./bench/purge -redis "redis://127.0.0.1:$PORT" "$@"
+cd "$ROOT"
+go build -o "$TMP/strata" ./cmd/strata
+go build -o "$TMP/purge" ./bench/purge
+echo "# bash bench/purge/run.sh $*   ($(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, redis $(redis-server --version | awk '{print $3}'), $(git rev-parse --short HEAD))"
+"$TMP/purge" -strata "$TMP/strata" -redis "redis://127.0.0.1:$PORT" "$@"
