@@ -28,6 +28,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -71,12 +72,17 @@ func main() {
 	flag.BoolVar(&o.fastHits, "fast-hits", true, "the nodes' -fast-hits flag")
 	flag.Uint64Var(&o.nodeBytes, "node-bytes", 1536<<20, "each node's -edge-max-bytes: enough for its share of the objects")
 	flag.DurationVar(&o.baseline, "baseline", 5*time.Second, "how long hits are timed without purges")
-	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "untimed hits before the baseline (connections, the fill's aftermath)")
+	flag.DurationVar(&o.warmup, "warmup", 3*time.Second, "untimed hits after each fill, before hits are timed (connections, the garbage collections the fill set off in the nodes)")
 	flag.Parse()
 	if o.strata == "" || o.redis == "" {
 		fmt.Fprintln(os.Stderr, "purge: -strata and -redis are required")
 		os.Exit(2)
 	}
+	// This process is the clients that time hits: its own collector's
+	// stop-the-world pauses would be timed as the nodes' latency. Its live
+	// heap is a few megabytes, so it collects only past a generous limit.
+	debug.SetGCPercent(-1)
+	debug.SetMemoryLimit(512 << 20)
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "purge:", err)
 		os.Exit(1)
@@ -292,6 +298,10 @@ func run(o options) error {
 					purgeErr = fmt.Errorf("refill: %w", err)
 					return
 				}
+				// As after the first fill: the collections the refill set
+				// off in the nodes are the refill's, not the purges'.
+				phase.Store(warm)
+				time.Sleep(o.warmup)
 			}
 		}
 		phase.Store(urlPhase)
