@@ -340,7 +340,12 @@ func newEdge(ef edgeFlags, metrics *obs.Metrics, logger *slog.Logger, behaviors 
 	// long, or Redis lost the stream) empties its cache before going on.
 	lost := func(reason error) {
 		n := e.Purge(edge.Purge{All: true})
-		logger.Warn("purges were missed; cache emptied", "node", node, "reason", reason, "objects", n)
+		// A node starting with an empty cache (a new one) lost nothing.
+		level := slog.LevelWarn
+		if n == (edge.PurgeResult{}) {
+			level = slog.LevelInfo
+		}
+		logger.Log(context.Background(), level, "purges were missed; cache emptied", "node", node, "reason", reason, "objects", n)
 	}
 	if err := inval.SubscribeWithLost(bus, node, apply, lost); err != nil {
 		st.Close()

@@ -658,3 +658,58 @@ func TestTrackersShareInvalidations(t *testing.T) {
 		t.Errorf("the invalidation was delivered %d times, want 1", n)
 	}
 }
+
+// levels records the level of each log record whose message contains a
+// substring.
+type levels struct {
+	slog.Handler
+	match string
+	got   chan slog.Level
+}
+
+func (l *levels) Enabled(context.Context, slog.Level) bool { return true }
+func (l *levels) Handle(_ context.Context, r slog.Record) error {
+	if strings.Contains(r.Message, l.match) {
+		l.got <- r.Level
+	}
+	return nil
+}
+
+// A new node's loss notice is routine: it holds nothing to forget, so it
+// is logged at Info. A known node's loss (here: Redis lost the bus's data)
+// is a warning.
+func TestLossNoticeLevel(t *testing.T) {
+	addr := testenv.Redis(t)
+	c := newClient(t, addr)
+	opts := fast(newPrefix())
+	lv := &levels{Handler: slog.DiscardHandler, match: "lost events", got: make(chan slog.Level, 8)}
+	opts.Logger = slog.New(lv)
+	lost := make(chan error, 8)
+	h := func(context.Context, inval.Event) error { return nil }
+
+	b := newBus(t, c, opts)
+	if err := b.SubscribeWithLost("n1", h, func(err error) { lost <- err }); err != nil {
+		t.Fatal(err)
+	}
+	if reason := receive(t, lost, "the new node's loss"); !errors.Is(reason, ErrNewNode) {
+		t.Fatalf("reason %v, want ErrNewNode", reason)
+	}
+	if l := receive(t, lv.got, "the new node's log record"); l != slog.LevelInfo {
+		t.Errorf("a new node's loss logged at %v, want INFO", l)
+	}
+	b.Close()
+
+	if err := c.Do(waitCtx(t), c.B().Del().Key(b.k.epoch, b.k.seq, b.k.events).Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	b2 := newBus(t, c, opts)
+	if err := b2.SubscribeWithLost("n1", h, func(err error) { lost <- err }); err != nil {
+		t.Fatal(err)
+	}
+	if reason := receive(t, lost, "the known node's loss"); !errors.Is(reason, ErrReset) {
+		t.Fatalf("reason %v, want ErrReset", reason)
+	}
+	if l := receive(t, lv.got, "the known node's log record"); l != slog.LevelWarn {
+		t.Errorf("a known node's loss logged at %v, want WARN", l)
+	}
+}

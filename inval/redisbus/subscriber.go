@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"sync"
 	"time"
@@ -156,7 +157,13 @@ func (b *Bus) firstSeq(ctx context.Context) (uint64, error) {
 }
 
 func (s *subscriber) callLost(reason error) {
-	s.b.log.Warn("redisbus: node lost events it cannot replay; it must forget what it holds", "node", s.name, "reason", reason)
+	// A node without a record is most often a new one, which holds nothing
+	// to forget: that is routine, not a warning.
+	level := slog.LevelWarn
+	if errors.Is(reason, ErrNewNode) {
+		level = slog.LevelInfo
+	}
+	s.b.log.Log(context.Background(), level, "redisbus: node lost events it cannot replay; it must forget what it holds", "node", s.name, "reason", reason)
 	s.forget(reason)
 }
 
