@@ -430,6 +430,14 @@ for ((round = 1; round <= ROUNDS; round++)); do
 		log "  $s: origin requests $count; $line"
 		echo "$round $s $count $line" >>"$HERD_RESULTS"
 	done
+	# The floor: the origin itself holds the herd for SLOW_MS and answers
+	# everyone at once (/gate/), as a perfect collapsing cache would; what
+	# the herd client measures there is this machine's and client's share.
+	key="herd-floor-$round-$$-$RANDOM$RANDOM"
+	log "herd: $HERD clients -> origin /gate/$key (floor)"
+	line=$("$TMP/herd" -url "$ORIGIN/gate/$key" -n "$HERD") || die "herd client failed against the origin's gate"
+	log "  floor: $line"
+	echo "$round floor - $line" >>"$HERD_RESULTS"
 done
 
 stop_all
@@ -518,3 +526,4 @@ while read -r round s count rest; do
 done <"$HERD_RESULTS"
 echo
 echo "Tally headers: strata X-Cache, nginx X-Cache-Status, Varnish number of X-Varnish ids (2 = served from cache or coalesced)."
+echo "floor: the origin answers the herd itself, all at once after ${SLOW_MS} ms ("'`/gate/KEY`'"): what a perfect collapsing cache could get on this machine with this client."

@@ -5,6 +5,12 @@
 //	                     for an hour, with an ETag; answers If-None-Match
 //	                     with 304
 //	GET /slow/{n}        sleeps -slow, then a small cacheable body
+//	GET /gate/{n}        the thundering herd's floor: every request for n is
+//	                     held until -slow after the first one arrived, then
+//	                     all are answered at once with /slow/'s response —
+//	                     what a perfect collapsing cache would do, served by
+//	                     Go's net/http; the herd client's times against it are
+//	                     what this machine allows any server
 //	GET /_ready          200, not cached, not counted
 //	GET /_stats          request counts per path as JSON; with ?path=P only
 //	                     {"path":P,"count":N}
@@ -116,6 +122,9 @@ type server struct {
 	slow   time.Duration
 	counts *counter
 	bodies *bodies
+
+	gateMu sync.Mutex
+	gates  map[string]chan struct{} // /gate/ keys held: closed at release
 }
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -140,6 +149,8 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveObj(w, r, parts[1], parts[2])
 	case len(parts) == 2 && parts[0] == "slow" && parts[1] != "":
 		s.serveSlow(w, r, parts[1])
+	case len(parts) == 2 && parts[0] == "gate" && parts[1] != "":
+		s.serveGate(w, r, parts[1])
 	default:
 		http.NotFound(w, r)
 	}
@@ -186,6 +197,35 @@ func (s *server) serveSlow(w http.ResponseWriter, r *http.Request, n string) {
 	case <-r.Context().Done():
 		return
 	}
+	s.writeSlow(w, r, n)
+}
+
+// serveGate holds every request for n until -slow after the first, then
+// answers them all.
+func (s *server) serveGate(w http.ResponseWriter, r *http.Request, n string) {
+	s.gateMu.Lock()
+	g, ok := s.gates[n]
+	if !ok {
+		g = make(chan struct{})
+		s.gates[n] = g
+		time.AfterFunc(s.slow, func() {
+			s.gateMu.Lock()
+			delete(s.gates, n) // a later request for n starts a new gate
+			s.gateMu.Unlock()
+			close(g)
+		})
+	}
+	s.gateMu.Unlock()
+	select {
+	case <-g:
+	case <-r.Context().Done():
+		return
+	}
+	s.writeSlow(w, r, n)
+}
+
+// writeSlow writes the response of /slow/n.
+func (s *server) writeSlow(w http.ResponseWriter, r *http.Request, n string) {
 	body := fmt.Sprintf("slow %s after %s\n", n, s.slow)
 	h := w.Header()
 	h.Set("Cache-Control", "public, max-age=3600")
@@ -223,6 +263,7 @@ func main() {
 			slow:   *slow,
 			counts: &counter{paths: make(map[string]int64)},
 			bodies: &bodies{m: make(map[int][]byte)},
+			gates:  make(map[string]chan struct{}),
 		},
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
