@@ -72,7 +72,7 @@ func main() {
 	flag.BoolVar(&o.fastHits, "fast-hits", true, "the nodes' -fast-hits flag")
 	flag.Uint64Var(&o.nodeBytes, "node-bytes", 1536<<20, "each node's -edge-max-bytes: enough for its share of the objects")
 	flag.DurationVar(&o.baseline, "baseline", 5*time.Second, "how long hits are timed without purges")
-	flag.DurationVar(&o.warmup, "warmup", 3*time.Second, "untimed hits after each fill, before hits are timed (connections, the garbage collections the fill set off in the nodes)")
+	flag.DurationVar(&o.warmup, "settle", 5*time.Second, "after each fill, hits are untimed until no node has finished a garbage collection for this long (the fill's collections are the fill's)")
 	flag.Parse()
 	if o.strata == "" || o.redis == "" {
 		fmt.Fprintln(os.Stderr, "purge: -strata and -redis are required")
@@ -263,7 +263,11 @@ func run(o options) error {
 	}
 
 	phase.Store(warm)
-	hits(func() { time.Sleep(o.warmup) })
+	var quietErr error
+	hits(func() { quietErr = settle(ns, o.warmup) })
+	if quietErr != nil {
+		return quietErr
+	}
 	// Baseline: hits with no purges.
 	phase.Store(base)
 	hits(func() { time.Sleep(o.baseline) })
@@ -301,7 +305,10 @@ func run(o options) error {
 				// As after the first fill: the collections the refill set
 				// off in the nodes are the refill's, not the purges'.
 				phase.Store(warm)
-				time.Sleep(o.warmup)
+				if err := settle(ns, o.warmup); err != nil {
+					purgeErr = err
+					return
+				}
 			}
 		}
 		phase.Store(urlPhase)
@@ -396,9 +403,51 @@ func (n *node) stop() {
 	n.cmd.Wait()
 }
 
-// purgedByTag reads the node's count of objects removed by tag purges from
-// its metrics.
+// settle returns once the garbage collections a fill set off in the
+// nodes are over, which are the fill's cost, not the next phase's: when
+// every node has finished two collections since it was called (the one
+// under way, and one more that began after the fill), or when none has
+// finished one for quiet (a full node's collection takes seconds, and one
+// under way ends within quiet when quiet is longer).
+func settle(ns []*node, quiet time.Duration) error {
+	const limit = 3 * time.Minute
+	first := make([]float64, len(ns))
+	last := make([]float64, len(ns))
+	changed := time.Now()
+	for began, round := changed, 0; ; round++ {
+		twice := true
+		for i, n := range ns {
+			v, err := n.metric("go_gc_duration_seconds_count", "")
+			if err != nil {
+				return err
+			}
+			if round == 0 {
+				first[i] = v
+			}
+			if v != last[i] {
+				last[i], changed = v, time.Now()
+			}
+			twice = twice && v-first[i] >= 2
+		}
+		if twice || time.Since(changed) >= quiet {
+			return nil
+		}
+		if time.Since(began) > limit {
+			return fmt.Errorf("the nodes' collectors did not settle within %v", limit)
+		}
+		time.Sleep(250 * time.Millisecond) // polling another process's metrics
+	}
+}
+
+// purgedByTag returns the node's count of objects removed by tag purges.
 func (n *node) purgedByTag() (int, error) {
+	v, err := n.metric("strata_edge_purged_objects_total", `action="removed",selector="tag"`)
+	return int(v), err
+}
+
+// metric reads one sample from the node's metrics: the series name with
+// exactly the labels given (as Prometheus writes them, sorted; "" for none).
+func (n *node) metric(name, labels string) (float64, error) {
 	r, _ := http.NewRequest("GET", n.admin+"/metrics", nil)
 	r.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(r)
@@ -406,16 +455,17 @@ func (n *node) purgedByTag() (int, error) {
 		return 0, err
 	}
 	defer resp.Body.Close()
+	series := name
+	if labels != "" {
+		series += "{" + labels + "}"
+	}
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "strata_edge_purged_objects_total{") && strings.Contains(line, `selector="tag"`) && strings.Contains(line, `action="removed"`) {
-			f := strings.Fields(line)
-			v, err := strconv.ParseFloat(f[len(f)-1], 64)
-			return int(v), err
+		if v, ok := strings.CutPrefix(sc.Text(), series+" "); ok {
+			return strconv.ParseFloat(v, 64)
 		}
 	}
-	return 0, errors.Join(sc.Err(), fmt.Errorf("%s: no strata_edge_purged_objects_total for tags in its metrics", n.name))
+	return 0, errors.Join(sc.Err(), fmt.Errorf("%s: no %s in its metrics", n.name, series))
 }
 
 func pct(d []time.Duration, p int) time.Duration {
