@@ -10,8 +10,9 @@
 // listener, admin API and node name, as in a deployment; the origin and the
 // clients are this process. Objects are stored by requests to the node that
 // owns them (object i lives on node i mod nodes), purges go through node
-// 1's admin API (`POST /purge?wait`), and hits are timed on objects no purge
-// touches. Use a private Redis: the nodes register in it. The last line is
+// 1's admin API (`POST /purge?wait`): single-URL purges first, then rounds
+// of tag purges; hits are timed on objects no purge touches, without
+// purges and during each kind. Use a private Redis: the nodes register in it. The last line is
 // a machine-readable summary.
 package main
 
@@ -28,6 +29,8 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -65,7 +68,7 @@ func main() {
 	flag.StringVar(&o.redis, "redis", "", "Redis URL the nodes share (required; a private one: the nodes register in it)")
 	flag.IntVar(&o.objects, "objects", 1_000_000, "objects stored across all nodes")
 	flag.IntVar(&o.nodes, "nodes", 3, "edge nodes (strata edge processes)")
-	flag.IntVar(&o.tagRounds, "tag-rounds", 2, "rounds of purging every tag but t0 (each round refills the purged objects)")
+	flag.IntVar(&o.tagRounds, "tag-rounds", 2, "rounds of purging every tag but t0 (the purged objects are stored again between rounds)")
 	flag.IntVar(&o.urlPurges, "url-purges", 200, "single-URL purges")
 	flag.IntVar(&o.hitClients, "hit-clients", 4, "concurrent clients timing hits during each phase")
 	flag.IntVar(&o.fillClients, "fill-clients", 4, "concurrent clients storing objects, per node")
@@ -78,15 +81,54 @@ func main() {
 		fmt.Fprintln(os.Stderr, "purge: -strata and -redis are required")
 		os.Exit(2)
 	}
+	if err := o.validate(); err != nil {
+		fmt.Fprintln(os.Stderr, "purge:", err)
+		os.Exit(2)
+	}
 	// This process is the clients that time hits: its own collector's
 	// stop-the-world pauses would be timed as the nodes' latency. Its live
-	// heap is a few megabytes, so it collects only past a generous limit.
+	// heap is a few megabytes, so it collects only past a generous limit,
+	// and before each timed phase (quiet).
 	debug.SetGCPercent(-1)
-	debug.SetMemoryLimit(512 << 20)
+	debug.SetMemoryLimit(4 << 30)
+	// On SIGINT or SIGTERM, stop the nodes before exiting (Pdeathsig covers
+	// the rest).
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sig
+		stopAll()
+		os.Exit(1)
+	}()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "purge:", err)
 		os.Exit(1)
 	}
+}
+
+// validate rejects settings under which the run would not measure what it
+// reports.
+func (o options) validate() error {
+	switch {
+	case o.nodes < 1 || o.hitClients < 1 || o.fillClients < 1:
+		return errors.New("-nodes, -hit-clients and -fill-clients must be at least 1")
+	case o.objects < tags*o.nodes || o.objects%tags != 0:
+		return fmt.Errorf("-objects must be a multiple of %d, and at least %d per node", tags, tags)
+	case gcd(o.nodes, tags) != 1:
+		// Object i lives on node i mod nodes and the timed hits are on
+		// multiples of tags: they would reach only some of the nodes.
+		return fmt.Errorf("-nodes must have no factor in common with %d (timed hits would miss some nodes)", tags)
+	case o.urlPurges > o.objects-o.objects/tags:
+		return errors.New("-url-purges is more than the objects outside tag t0")
+	}
+	return nil
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
 }
 
 // node is one strata edge process.
@@ -117,17 +159,16 @@ func run(o options) error {
 	}
 	defer os.RemoveAll(dataDir)
 	var ns []*node
-	defer func() {
-		for _, n := range ns {
-			n.stop()
-		}
-	}()
+	defer stopAll()
 	for i := range o.nodes {
 		n, err := startNode(o, fmt.Sprint("bench-node", i+1), "http://"+oln.Addr().String(), dataDir)
 		if err != nil {
 			return err
 		}
 		ns = append(ns, n)
+		started.Lock()
+		started.nodes = append(started.nodes, n)
+		started.Unlock()
 	}
 	owner := func(i int) *node { return ns[i%len(ns)] }
 
@@ -247,6 +288,9 @@ func run(o options) error {
 						hitErr.CompareAndSwap(nil, fmt.Errorf("object %d was not a hit: %s", i, resp.Header.Get("Cache-Status")))
 						return
 					}
+					if phase.Load() != ph {
+						continue // it straddled a change of phase: neither's
+					}
 					mine[ph] = append(mine[ph], d)
 					time.Sleep(hitPause)
 				}
@@ -262,6 +306,16 @@ func run(o options) error {
 		wg.Wait()
 	}
 
+	// quiet collects this process's garbage before a timed phase, so that
+	// its collector does not run during one (see main).
+	quiet := func() { runtime.GC() }
+	hitsOK := func() error {
+		if err, _ := hitErr.Load().(error); err != nil {
+			return fmt.Errorf("hits: %w", err)
+		}
+		return nil
+	}
+
 	phase.Store(warm)
 	var quietErr error
 	hits(func() { quietErr = settle(ns, o.warmup) })
@@ -269,9 +323,13 @@ func run(o options) error {
 		return quietErr
 	}
 	// Baseline: hits with no purges.
+	quiet()
 	phase.Store(base)
 	hits(func() { time.Sleep(o.baseline) })
 	phase.Store(none)
+	if err := hitsOK(); err != nil {
+		return err
+	}
 
 	// Bus overhead: purges that match nothing, completed on every node.
 	var emptyLat []time.Duration
@@ -283,9 +341,30 @@ func run(o options) error {
 		emptyLat = append(emptyLat, d)
 	}
 
+	// Single-URL purges first, while every object is stored: each removes
+	// one object outside tag t0, none twice. Then the tag purges, the
+	// purged objects stored again between rounds.
+	targets := map[int]bool{}
+	for len(targets) < o.urlPurges {
+		if i := rand.IntN(o.objects); i%tags != 0 {
+			targets[i] = true
+		}
+	}
 	var tagLat, urlLat []time.Duration
 	var purgeErr error
+	quiet()
 	hits(func() {
+		phase.Store(urlPhase)
+		k := 0
+		for i := range targets {
+			k++
+			d, err := purge(admin.CreateRequest{URLs: []string{"http://" + host + "/obj/" + strconv.Itoa(i)}, CallerReference: fmt.Sprintf("url-%d-%d", k, time.Now().UnixNano())})
+			if err != nil {
+				purgeErr = err
+				return
+			}
+			urlLat = append(urlLat, d)
+		}
 		for round := range o.tagRounds {
 			phase.Store(tagPhase)
 			for tag := 1; tag < tags; tag++ {
@@ -298,8 +377,9 @@ func run(o options) error {
 			}
 			if round+1 < o.tagRounds {
 				phase.Store(none)
-				if _, err := fill(func(i int) bool { return i%tags != 0 }); err != nil {
-					purgeErr = fmt.Errorf("refill: %w", err)
+				want := o.objects - o.objects/tags
+				if n, err := fill(func(i int) bool { return i%tags != 0 }); err != nil || n != want {
+					purgeErr = fmt.Errorf("refill: stored %d of %d objects (%v)", n, want, err)
 					return
 				}
 				// As after the first fill: the collections the refill set
@@ -309,39 +389,36 @@ func run(o options) error {
 					purgeErr = err
 					return
 				}
+				quiet()
 			}
-		}
-		phase.Store(urlPhase)
-		for k := range o.urlPurges {
-			i := rand.IntN(o.objects)
-			if i%tags == 0 {
-				i = (i + 1) % o.objects // not a timed hit's object (tag t0)
-			}
-			d, err := purge(admin.CreateRequest{URLs: []string{"http://" + host + "/obj/" + strconv.Itoa(i)}, CallerReference: fmt.Sprintf("url-%d-%d", k, time.Now().UnixNano())})
-			if err != nil {
-				purgeErr = err
-				return
-			}
-			urlLat = append(urlLat, d)
 		}
 	})
 	if purgeErr != nil {
 		return purgeErr
 	}
-	if err, _ := hitErr.Load().(error); err != nil {
-		return fmt.Errorf("hits: %w", err)
+	if err := hitsOK(); err != nil {
+		return err
 	}
-	// Every node's own count of what the tag purges removed.
-	removed := 0
+	// Every node's own count of what the purges removed: the first round of
+	// tag purges finds the URL purges' objects gone already.
+	byURL, byTag := 0, 0
 	for _, n := range ns {
-		c, err := n.purgedByTag()
+		u, err := n.purged("url")
 		if err != nil {
 			return err
 		}
-		removed += c
+		t, err := n.purged("tag")
+		if err != nil {
+			return err
+		}
+		byURL += u
+		byTag += t
 	}
-	if want := o.tagRounds * (tags - 1) * (o.objects / tags); removed != want {
-		return fmt.Errorf("the nodes report %d objects removed by tag purges, want %d", removed, want)
+	if byURL != o.urlPurges {
+		return fmt.Errorf("the nodes report %d objects removed by URL purges, want %d", byURL, o.urlPurges)
+	}
+	if want := o.tagRounds*(tags-1)*(o.objects/tags) - min(o.tagRounds, 1)*o.urlPurges; byTag != want {
+		return fmt.Errorf("the nodes report %d objects removed by tag purges, want %d", byTag, want)
 	}
 
 	removedPerTag := o.objects / tags
@@ -368,6 +445,8 @@ func startNode(o options, name, origin, dataDir string) (*node, error) {
 		"-edge-max-bytes", strconv.FormatUint(o.nodeBytes, 10), "-fast-hits="+strconv.FormatBool(o.fastHits),
 		"-log-level", "warn")
 	cmd.Stderr = os.Stderr
+	// A node must not outlive the driver, however the driver ends.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -376,6 +455,10 @@ func startNode(o options, name, origin, dataDir string) (*node, error) {
 		return nil, err
 	}
 	n := &node{name: name, cmd: cmd}
+	// A node that hangs before it prints its addresses is killed, which
+	// ends the scan below.
+	hung := time.AfterFunc(time.Minute, func() { cmd.Process.Kill() })
+	defer hung.Stop()
 	sc := bufio.NewScanner(stdout)
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
@@ -394,7 +477,23 @@ func startNode(o options, name, origin, dataDir string) (*node, error) {
 		}
 	}
 	n.stop()
-	return nil, fmt.Errorf("%s exited before it printed its addresses", name)
+	return nil, errors.Join(sc.Err(), fmt.Errorf("%s ended (or was killed after a minute) before it printed its addresses", name))
+}
+
+// started holds the nodes running, for stopAll.
+var started struct {
+	sync.Mutex
+	nodes []*node
+}
+
+// stopAll stops every node started, once.
+func stopAll() {
+	started.Lock()
+	defer started.Unlock()
+	for _, n := range started.nodes {
+		n.stop()
+	}
+	started.nodes = nil
 }
 
 // stop ends the node and waits for it.
@@ -413,23 +512,23 @@ func settle(ns []*node, quiet time.Duration) error {
 	const limit = 3 * time.Minute
 	first := make([]float64, len(ns))
 	last := make([]float64, len(ns))
-	changed := time.Now()
-	for began, round := changed, 0; ; round++ {
-		twice := true
+	changed := make([]time.Time, len(ns))
+	for began, round := time.Now(), 0; ; round++ {
+		done := true
 		for i, n := range ns {
 			v, err := n.metric("go_gc_duration_seconds_count", "")
 			if err != nil {
 				return err
 			}
 			if round == 0 {
-				first[i] = v
+				first[i], last[i], changed[i] = v, v, time.Now()
 			}
 			if v != last[i] {
-				last[i], changed = v, time.Now()
+				last[i], changed[i] = v, time.Now()
 			}
-			twice = twice && v-first[i] >= 2
+			done = done && (v-first[i] >= 2 || time.Since(changed[i]) >= quiet)
 		}
-		if twice || time.Since(changed) >= quiet {
+		if done {
 			return nil
 		}
 		if time.Since(began) > limit {
@@ -439,22 +538,34 @@ func settle(ns []*node, quiet time.Duration) error {
 	}
 }
 
-// purgedByTag returns the node's count of objects removed by tag purges.
-func (n *node) purgedByTag() (int, error) {
-	v, err := n.metric("strata_edge_purged_objects_total", `action="removed",selector="tag"`)
+// purged returns the node's count of objects removed by purges with the
+// selector; a node that removed none has no such series.
+func (n *node) purged(selector string) (int, error) {
+	v, err := n.metric("strata_edge_purged_objects_total", `action="removed",selector="`+selector+`"`)
+	if errors.Is(err, errNoSeries) {
+		return 0, nil
+	}
 	return int(v), err
 }
+
+// errNoSeries: the node's metrics have no such series.
+var errNoSeries = errors.New("no such series")
+
+var metricsClient = &http.Client{Timeout: 10 * time.Second}
 
 // metric reads one sample from the node's metrics: the series name with
 // exactly the labels given (as Prometheus writes them, sorted; "" for none).
 func (n *node) metric(name, labels string) (float64, error) {
 	r, _ := http.NewRequest("GET", n.admin+"/metrics", nil)
 	r.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(r)
+	resp, err := metricsClient.Do(r)
 	if err != nil {
 		return 0, err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("%s: metrics: %s", n.name, resp.Status)
+	}
 	series := name
 	if labels != "" {
 		series += "{" + labels + "}"
@@ -465,7 +576,10 @@ func (n *node) metric(name, labels string) (float64, error) {
 			return strconv.ParseFloat(v, 64)
 		}
 	}
-	return 0, errors.Join(sc.Err(), fmt.Errorf("%s: no %s in its metrics", n.name, series))
+	if err := sc.Err(); err != nil {
+		return 0, err
+	}
+	return 0, fmt.Errorf("%s: %s: %w", n.name, series, errNoSeries)
 }
 
 func pct(d []time.Duration, p int) time.Duration {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -229,7 +230,12 @@ func newAPIPipeline(ctx context.Context, database *db.DB, client rueidis.Client,
 	}
 	lost := func(reason error) {
 		p.svc.DropLocal()
-		logger.Warn("invalidations were missed; L1 emptied", "node", node, "reason", reason)
+		// A new instance's L1 is empty: it lost nothing.
+		level := slog.LevelWarn
+		if errors.Is(reason, redisbus.ErrNewNode) {
+			level = slog.LevelInfo
+		}
+		logger.Log(context.Background(), level, "invalidations were missed; L1 emptied", "node", node, "reason", reason)
 	}
 	if err := inval.SubscribeWithLost(p.bus, node, apply, lost); err != nil {
 		return nil, err

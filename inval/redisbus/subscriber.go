@@ -158,7 +158,9 @@ func (b *Bus) firstSeq(ctx context.Context) (uint64, error) {
 
 func (s *subscriber) callLost(reason error) {
 	// A node without a record is most often a new one, which holds nothing
-	// to forget: that is routine, not a warning.
+	// to forget: that is routine, not a warning. (It may also have been
+	// away longer than the registry's retention; its LostFunc hears of it
+	// either way.)
 	level := slog.LevelWarn
 	if errors.Is(reason, ErrNewNode) {
 		level = slog.LevelInfo
