@@ -41,6 +41,7 @@ import (
 	"time"
 
 	"github.com/strata-cache/strata/admin"
+	"github.com/strata-cache/strata/inval"
 )
 
 const (
@@ -51,15 +52,15 @@ const (
 )
 
 type options struct {
-	strata, redis    string
-	objects, nodes   int
-	tagRounds        int
-	urlPurges        int
-	hitClients       int
-	fillClients      int
-	fastHits         bool
-	nodeBytes        uint64
-	baseline, warmup time.Duration
+	strata, redis       string
+	objects, nodes      int
+	tagRounds           int
+	urlPurges           int
+	hitClients          int
+	fillClients         int
+	fastHits            bool
+	nodeBytes           uint64
+	baseline, settleFor time.Duration
 }
 
 func main() {
@@ -75,7 +76,7 @@ func main() {
 	flag.BoolVar(&o.fastHits, "fast-hits", true, "the nodes' -fast-hits flag")
 	flag.Uint64Var(&o.nodeBytes, "node-bytes", 1536<<20, "each node's -edge-max-bytes: enough for its share of the objects")
 	flag.DurationVar(&o.baseline, "baseline", 5*time.Second, "how long hits are timed without purges")
-	flag.DurationVar(&o.warmup, "settle", 5*time.Second, "after each fill, hits are untimed until no node has finished a garbage collection for this long (the fill's collections are the fill's)")
+	flag.DurationVar(&o.settleFor, "settle", 5*time.Second, "after each fill, hits are untimed until every node has finished two garbage collections, or none for this long (the fill's collections are the fill's)")
 	flag.Parse()
 	if o.strata == "" || o.redis == "" {
 		fmt.Fprintln(os.Stderr, "purge: -strata and -redis are required")
@@ -236,17 +237,16 @@ func run(o options) error {
 		if resp.StatusCode != http.StatusOK {
 			return 0, fmt.Errorf("purge %s: %s %s", b, resp.Status, out)
 		}
-		var inv struct {
-			Status string `json:"status"`
-		}
-		if err := json.Unmarshal(out, &inv); err != nil || inv.Status != "Completed" {
+		var inv inval.Invalidation
+		if err := json.Unmarshal(out, &inv); err != nil || inv.Status != inval.StatusCompleted {
 			return 0, fmt.Errorf("purge %s: not completed: %s", b, out)
 		}
 		return d, nil
 	}
 	// Hits are timed on objects no purge touches: tag t0 is never purged.
-	// Each is counted in the phase it started in: the baseline, tag purges
-	// or URL purges. Hit clients pause while the purged objects are stored
+	// Each is counted in its phase (the baseline, tag purges or URL
+	// purges), and dropped if the phase changed while it was in flight.
+	// Hit clients pause while the purged objects are stored
 	// again (phase none), so the refill's load does not count as the
 	// purges'.
 	const (
@@ -318,7 +318,7 @@ func run(o options) error {
 
 	phase.Store(warm)
 	var quietErr error
-	hits(func() { quietErr = settle(ns, o.warmup) })
+	hits(func() { quietErr = settle(ns, o.settleFor) })
 	if quietErr != nil {
 		return quietErr
 	}
@@ -385,7 +385,7 @@ func run(o options) error {
 				// As after the first fill: the collections the refill set
 				// off in the nodes are the refill's, not the purges'.
 				phase.Store(warm)
-				if err := settle(ns, o.warmup); err != nil {
+				if err := settle(ns, o.settleFor); err != nil {
 					purgeErr = err
 					return
 				}

@@ -57,11 +57,11 @@ type replayConn struct {
 	bufSize  int      // fasthttp's read buffer size
 }
 
-// newReplayConn returns the connection the fallback serves for hc, whose
-// request bytes pre fasthttp has consumed.
 // drainPool holds the buffers replayConn reads fasthttp's reader into.
 var drainPool = sync.Pool{New: func() any { return new([]byte) }}
 
+// newReplayConn returns the connection the fallback serves for hc, whose
+// request bytes pre fasthttp has consumed.
 func newReplayConn(hc net.Conn, pre []byte, bufSize int) *replayConn {
 	raw, ok := hc.(interface{ UnsafeConn() net.Conn })
 	if !ok {

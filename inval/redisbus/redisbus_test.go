@@ -706,17 +706,23 @@ func TestLossNoticeLevel(t *testing.T) {
 		}
 	}
 	h := func(context.Context, inval.Event) error { return nil }
+	// subscribe subscribes node n1 on b and checks the loss it is told of
+	// and the level that loss is logged at.
+	subscribe := func(b *Bus, who string, wantReason error, wantLevel slog.Level) {
+		t.Helper()
+		if err := b.SubscribeWithLost("n1", h, onLost); err != nil {
+			t.Fatal(err)
+		}
+		if reason := receive(t, lost, who+"'s loss"); !errors.Is(reason, wantReason) {
+			t.Fatalf("%s: reason %v, want %v", who, reason, wantReason)
+		}
+		if l := receive(t, lv.got, who+"'s log record"); l != wantLevel {
+			t.Errorf("%s's loss logged at %v, want %v", who, l, wantLevel)
+		}
+	}
 
 	b := newBus(t, c, opts)
-	if err := b.SubscribeWithLost("n1", h, onLost); err != nil {
-		t.Fatal(err)
-	}
-	if reason := receive(t, lost, "the new node's loss"); !errors.Is(reason, ErrNewNode) {
-		t.Fatalf("reason %v, want ErrNewNode", reason)
-	}
-	if l := receive(t, lv.got, "the new node's log record"); l != slog.LevelInfo {
-		t.Errorf("a new node's loss logged at %v, want INFO", l)
-	}
+	subscribe(b, "a new node", ErrNewNode, slog.LevelInfo)
 	b.Close()
 	drain(lost) // a partition notice the closed bus may have given meanwhile
 	drain(lv.got)
@@ -724,14 +730,5 @@ func TestLossNoticeLevel(t *testing.T) {
 	if err := c.Do(waitCtx(t), c.B().Del().Key(b.k.epoch, b.k.seq, b.k.events).Build()).Error(); err != nil {
 		t.Fatal(err)
 	}
-	b2 := newBus(t, c, opts)
-	if err := b2.SubscribeWithLost("n1", h, onLost); err != nil {
-		t.Fatal(err)
-	}
-	if reason := receive(t, lost, "the known node's loss"); !errors.Is(reason, ErrReset) {
-		t.Fatalf("reason %v, want ErrReset", reason)
-	}
-	if l := receive(t, lv.got, "the known node's log record"); l != slog.LevelWarn {
-		t.Errorf("a known node's loss logged at %v, want WARN", l)
-	}
+	subscribe(newBus(t, c, opts), "a known node", ErrReset, slog.LevelWarn)
 }
