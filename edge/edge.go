@@ -541,32 +541,79 @@ type PurgeResult struct {
 // it returns, no request served by the edge gets a matching response that
 // was stored before the purge, except as a soft purge allows.
 func (e *Edge) Purge(p Purge) PurgeResult {
+	res := make(chan PurgeResult, 1)
+	e.purge(p, false, func(r PurgeResult) { res <- r })
+	return <-res
+}
+
+// PurgeLater purges as Purge does, and returns as soon as the purge is in
+// effect: a hard purge by tag leaves visiting the responses it matches to
+// the store's reaper (see store.Memory.PurgeLater), which on a large purge
+// is most of the work. done is called with the counts once they are known,
+// before PurgeLater returns or later from the store's reaper; it must not
+// wait for the store (a purge of everything, CleanUp). The purge metrics
+// are recorded then too.
+func (e *Edge) PurgeLater(p Purge, done func(PurgeResult)) {
+	e.purge(p, true, done)
+}
+
+func (e *Edge) purge(p Purge, later bool, done func(PurgeResult)) {
 	sels := e.normalisePurgeURLs(p).selectors()
 	if len(sels) == 0 {
-		return PurgeResult{}
+		done(PurgeResult{})
+		return
 	}
 	e.recordPurge(sels, p.Soft, p.Version)
 	now := e.cfg.Now()
-	var total PurgeResult
-	var byKind [store.KindAll + 1]PurgeResult
-	var used [store.KindAll + 1]bool
+	t := &purgeTally{rec: e.cfg.Recorder, done: done, left: len(sels) + 1}
 	for _, s := range sels {
-		r := &byKind[s.Kind]
-		used[s.Kind] = true
-		if p.Soft {
-			r.Marked += e.cfg.Store.MarkStale(s, now)
-		} else {
-			r.Removed += e.cfg.Store.Purge(s)
+		switch {
+		case p.Soft:
+			t.add(s.Kind, PurgeResult{Marked: e.cfg.Store.MarkStale(s, now)})
+		case later:
+			e.cfg.Store.PurgeLater(s, func(n int) { t.add(s.Kind, PurgeResult{Removed: n}) })
+		default:
+			t.add(s.Kind, PurgeResult{Removed: e.cfg.Store.Purge(s)})
 		}
 	}
-	for k, r := range byKind {
-		if used[k] {
+	t.add(0, PurgeResult{}) // the tally's own share: every selector is in
+}
+
+// purgeTally adds up a purge's counts by selector kind as they arrive and,
+// with the last, records them and reports the total.
+type purgeTally struct {
+	rec    Recorder
+	done   func(PurgeResult)
+	mu     sync.Mutex
+	left   int
+	byKind [store.KindAll + 1]PurgeResult
+	used   [store.KindAll + 1]bool
+}
+
+// add counts r for kind (0: only a share of the tally's own) and reports
+// the purge when nothing is left to count.
+func (t *purgeTally) add(kind store.Kind, r PurgeResult) {
+	t.mu.Lock()
+	if kind != 0 {
+		t.byKind[kind].Removed += r.Removed
+		t.byKind[kind].Marked += r.Marked
+		t.used[kind] = true
+	}
+	t.left--
+	last := t.left == 0
+	t.mu.Unlock()
+	if !last {
+		return
+	}
+	var total PurgeResult
+	for k, r := range t.byKind {
+		if t.used[k] {
 			total.Removed += r.Removed
 			total.Marked += r.Marked
-			e.cfg.Recorder.Purge(store.Kind(k).String(), r.Removed, r.Marked)
+			t.rec.Purge(store.Kind(k).String(), r.Removed, r.Marked)
 		}
 	}
-	return total
+	t.done(total)
 }
 
 // behavior returns the behavior for a request for u, or nil.

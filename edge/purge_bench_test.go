@@ -115,6 +115,42 @@ func BenchmarkPurgeTag100k(b *testing.B) {
 	b.ReportMetric(float64(reaped[len(reaped)/2])/float64(time.Millisecond), "reaped-p50-ms")
 }
 
+// BenchmarkPurgeLaterTag100k is BenchmarkPurgeTag100k with PurgeLater, as
+// edge nodes apply purges: the time is until PurgeLater returns, when the
+// entries are no longer served; counted-ms is until the reaper has claimed
+// (marked and counted) them, reaped-ms until it has also removed them.
+func BenchmarkPurgeLaterTag100k(b *testing.B) {
+	e, st := bigBenchEdge(b)
+	var times, counted, reaped []time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		b.StopTimer()
+		g := i % benchGroups
+		refill(st, g)
+		b.StartTimer()
+		start := time.Now()
+		res := make(chan PurgeResult, 1)
+		e.PurgeLater(Purge{Tags: []string{"group" + strconv.Itoa(g)}}, func(r PurgeResult) { res <- r })
+		times = append(times, time.Since(start))
+		b.StopTimer()
+		r := <-res
+		counted = append(counted, time.Since(start))
+		st.CleanUp()
+		reaped = append(reaped, time.Since(start))
+		b.StartTimer()
+		if r.Removed != benchEntries/benchGroups {
+			b.Fatalf("removed %d", r.Removed)
+		}
+	}
+	b.StopTimer()
+	refill(st, 0)
+	reportPercentiles(b, times, "purge")
+	slices.Sort(counted)
+	slices.Sort(reaped)
+	b.ReportMetric(float64(counted[len(counted)/2])/float64(time.Millisecond), "counted-p50-ms")
+	b.ReportMetric(float64(reaped[len(reaped)/2])/float64(time.Millisecond), "reaped-p50-ms")
+}
+
 // BenchmarkSoftPurgeTag100k marks the 100,000 entries of one tag stale.
 func BenchmarkSoftPurgeTag100k(b *testing.B) {
 	e, st := bigBenchEdge(b)
@@ -194,8 +230,9 @@ func BenchmarkPurgePrefix(b *testing.B) {
 }
 
 // BenchmarkHitDuringPurge measures cache-hit latency on the 1,000,000-entry
-// edge, idle and while a goroutine purges 100,000-entry tags back to back:
-// purge, wait for the reaper, store the tag's entries again (as fills
+// edge, idle and while a goroutine purges 100,000-entry tags back to back
+// (with Purge, or with PurgeLater as edge nodes do): purge, wait for the
+// reaper, store the tag's entries again (as fills
 // would), next tag. hit-p99-µs covers every hit; inpurge-p99-µs only the
 // hits that started while a purge or its reaping was running. ns/op is
 // throughput across all goroutines. Run it long enough for several purges:
@@ -205,11 +242,8 @@ func BenchmarkHitDuringPurge(b *testing.B) {
 	e, st := bigBenchEdge(b)
 	req := httptest.NewRequest("GET", "http://h/hot", nil)
 	e.ServeHTTP(&discard{h: http.Header{}}, req)
-	for _, purging := range []bool{false, true} {
-		name := "idle"
-		if purging {
-			name = "purging"
-		}
+	for _, name := range []string{"idle", "purging", "later"} {
+		purging := name != "idle"
 		b.Run(name, func(b *testing.B) {
 			stop := make(chan struct{})
 			var purges atomic.Int64
@@ -224,7 +258,12 @@ func BenchmarkHitDuringPurge(b *testing.B) {
 						default:
 						}
 						inPurge.Store(true)
-						e.Purge(Purge{Tags: []string{"group" + strconv.Itoa(g)}})
+						p := Purge{Tags: []string{"group" + strconv.Itoa(g)}}
+						if name == "later" {
+							e.PurgeLater(p, func(PurgeResult) {})
+						} else {
+							e.Purge(p)
+						}
 						st.CleanUp() // the reaper's work is part of the purge
 						inPurge.Store(false)
 						purges.Add(1)

@@ -152,44 +152,58 @@ var purgeCases = []struct {
 // Every selector removes (or, soft, marks) exactly what it should and
 // nothing else; a removed URL's next request goes to the origin, a marked
 // one's is a conditional request answered 304 (RefreshHit).
+//
+// PurgeLater (later=true) gives the same counts, and its purge is in
+// effect when it returns, before it has counted.
 func TestPurgeSelectors(t *testing.T) {
-	for _, soft := range []bool{false, true} {
-		for _, tc := range purgeCases {
-			t.Run(fmt.Sprintf("%s/soft=%v", tc.name, soft), func(t *testing.T) {
-				synctest.Test(t, func(t *testing.T) {
-					o := &purgeOrigin{cc: "max-age=60"}
-					e, st := newPurgeEdge(t, o, nil)
-					defer st.Close()
-					for _, u := range purgeURLs {
-						getURL(e, u)
-					}
-					p := tc.p
-					p.Soft = soft
-					want := PurgeResult{Removed: len(tc.gone)}
-					if soft {
-						want = PurgeResult{Marked: len(tc.gone)}
-					}
-					if got := e.Purge(p); got != want {
-						t.Errorf("Purge = %+v, want %+v", got, want)
-					}
-					for _, u := range purgeURLs {
-						wantX := "Hit"
-						switch gone := contains(tc.gone, u); {
-						case gone && soft:
-							wantX = "RefreshHit"
-						case gone:
-							wantX = "Miss"
+	for _, later := range []bool{false, true} {
+		for _, soft := range []bool{false, true} {
+			for _, tc := range purgeCases {
+				t.Run(fmt.Sprintf("%s/soft=%v/later=%v", tc.name, soft, later), func(t *testing.T) {
+					synctest.Test(t, func(t *testing.T) {
+						o := &purgeOrigin{cc: "max-age=60"}
+						e, st := newPurgeEdge(t, o, nil)
+						defer st.Close()
+						for _, u := range purgeURLs {
+							getURL(e, u)
 						}
-						if x := xcache(getURL(e, u)); x != wantX {
-							t.Errorf("%s after the purge: %s, want %s", u, x, wantX)
+						p := tc.p
+						p.Soft = soft
+						want := PurgeResult{Removed: len(tc.gone)}
+						if soft {
+							want = PurgeResult{Marked: len(tc.gone)}
 						}
-					}
-					if soft && o.conditional.Load() != int64(len(tc.gone)) {
-						t.Errorf("%d conditional requests, want %d", o.conditional.Load(), len(tc.gone))
-					}
-					e.Close()
+						var counted chan PurgeResult
+						if later {
+							counted = make(chan PurgeResult, 1)
+							e.PurgeLater(p, func(r PurgeResult) { counted <- r })
+						} else if got := e.Purge(p); got != want {
+							t.Errorf("Purge = %+v, want %+v", got, want)
+						}
+						for _, u := range purgeURLs {
+							wantX := "Hit"
+							switch gone := contains(tc.gone, u); {
+							case gone && soft:
+								wantX = "RefreshHit"
+							case gone:
+								wantX = "Miss"
+							}
+							if x := xcache(getURL(e, u)); x != wantX {
+								t.Errorf("%s after the purge: %s, want %s", u, x, wantX)
+							}
+						}
+						if soft && o.conditional.Load() != int64(len(tc.gone)) {
+							t.Errorf("%d conditional requests, want %d", o.conditional.Load(), len(tc.gone))
+						}
+						if later {
+							if got := <-counted; got != want {
+								t.Errorf("PurgeLater counted %+v, want %+v", got, want)
+							}
+						}
+						e.Close()
+					})
 				})
-			})
+			}
 		}
 	}
 }

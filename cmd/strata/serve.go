@@ -331,9 +331,12 @@ func newEdge(ef edgeFlags, metrics *obs.Metrics, logger *slog.Logger, behaviors 
 		return nil, nil, err
 	}
 	apply := func(_ context.Context, ev inval.Event) error {
-		res := e.Purge(edge.Purge{Paths: ev.Paths, URLs: ev.URLs, Tags: ev.Tags, All: ev.All, Soft: ev.Soft, Version: ev.Version})
-		logger.Info("purge", "seq", ev.Seq, "by", ev.By, "paths", len(ev.Paths), "urls", len(ev.URLs),
-			"tags", len(ev.Tags), "all", ev.All, "soft", ev.Soft, "objects", res)
+		// In effect when PurgeLater returns, which is what the bus
+		// acknowledges; a large tag purge is counted (and logged) after.
+		e.PurgeLater(edge.Purge{Paths: ev.Paths, URLs: ev.URLs, Tags: ev.Tags, All: ev.All, Soft: ev.Soft, Version: ev.Version}, func(res edge.PurgeResult) {
+			logger.Info("purge", "seq", ev.Seq, "by", ev.By, "paths", len(ev.Paths), "urls", len(ev.URLs),
+				"tags", len(ev.Tags), "all", ev.All, "soft", ev.Soft, "objects", res)
+		})
 		return nil
 	}
 	// A node that missed purges it cannot replay (it is new, was away too

@@ -21,6 +21,13 @@
 // the indexes); it runs only while there is such work, and CleanUp and Close
 // wait for it. A soft purge (MarkStale) only marks entries stale.
 //
+// PurgeLater goes further for tag purges, which can match a large share of
+// the store: it records the purge in each shard that holds the tag, which
+// is in effect at once (Get treats every entry of the tag added before it
+// as purged), and leaves the marking and counting to the reaper, which
+// reports the count through a callback. later.go explains how the count
+// stays exact.
+//
 // Contract: all methods are safe for concurrent use. An Entry is immutable
 // once Set, except for the store's marks (purged, stale), which are atomic.
 // Set stores a copy of the entry it is given, so callers that need a changed

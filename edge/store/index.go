@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // The purge indexes.
@@ -57,6 +58,13 @@ type shard struct {
 	tags  map[string]*entrySet // surrogate key → entries carrying it
 	urls  map[string]*entrySet // primary key → its Vary variants
 	count int                  // responses indexed (vary markers excluded)
+	// seq numbers the shard's additions; a tag purge left to the reaper
+	// covers the entries added before it (see PurgeLater).
+	seq uint64
+	// pending maps each tag with purges left to the reaper to their claims
+	// in this shard, oldest first; nil when there is none. Copied on
+	// write, under mu, and read without it (Get).
+	pending atomic.Pointer[map[string][]*claim]
 }
 
 func (x *index) init() { x.seed = maphash.MakeSeed() }
@@ -71,6 +79,8 @@ func (x *index) add(e *Entry) {
 	e.meta.shard = s
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	e.meta.seq = s.seq
+	s.seq++
 	node := s.paths.insert(e.Path)
 	node.set.add(e)
 	e.meta.node = node
@@ -85,11 +95,14 @@ func (x *index) add(e *Entry) {
 	}
 }
 
-// remove unindexes e; the caller holds e.Key's bucket lock.
-func (x *index) remove(e *Entry) {
+// remove unindexes e, and reports whether a tag purge left to the reaper
+// covered it, in which case that purge counts it now and it is marked
+// purged (see credit); the caller holds e.Key's bucket lock.
+func (x *index) remove(e *Entry) (credited bool) {
 	s := e.meta.shard
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	credited = s.credit(e)
 	e.meta.node.removeEntry(e)
 	for _, t := range e.Tags {
 		removeFrom(s.tags, t, e)
@@ -100,6 +113,7 @@ func (x *index) remove(e *Entry) {
 	if !e.IsVaryMarker() {
 		s.count--
 	}
+	return credited
 }
 
 func addTo(m *map[string]*entrySet, k string, e *Entry) {

@@ -20,10 +20,10 @@ import (
 // So purge work runs only with a slot of purgeSlots held: one fewer than
 // GOMAXPROCS (at process start), at least one. However many stores purge at
 // once, one P is left for requests. Work is done in short runs — a shard of
-// the indexes for marking, reapChunk entries for the reaper — each with a
-// slot held, and a purge's marking goes before the reapers: it is what the
-// purge waits for, while reaping entries that are already absent is
-// background work.
+// the indexes for marking, a shard's claim of a tag purge or reapChunk
+// entries for the reaper — each with a slot held, and a purge's marking
+// goes before the reapers: it is what the purge waits for, while claiming
+// and reaping entries that are already absent is background work.
 var purgeSlots = newSlots(max(1, runtime.GOMAXPROCS(0)-1))
 
 // slots is a counting semaphore with two priorities: a waiting urgent

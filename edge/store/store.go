@@ -54,9 +54,12 @@ type entryMeta struct {
 	// purged is set when a purge removes the entry: from then on it is
 	// absent for Get, and the reaper takes it out of the store.
 	purged atomic.Bool
-	// Where the entry is indexed, guarded by shard.mu.
+	// Where the entry is indexed, and when: seq orders the entry among the
+	// shard's additions and tag purges (see PurgeLater). Set before the
+	// entry is visible, under shard.mu.
 	shard *shard
 	node  *radixNode
+	seq   uint64
 }
 
 // storedEntry is the copy of an entry that Set stores, with its meta in the
@@ -145,14 +148,24 @@ type Memory struct {
 	c      *otter.Cache[string, *Entry]
 	idx    index
 	purged atomic.Int64 // responses purged and not yet reaped
+	// lazy counts the tag purges' claims (see PurgeLater) not yet made:
+	// while it is 0, an entry's purged flag alone says whether it is
+	// purged.
+	lazy atomic.Int64
 
-	// The reaper: removes purged entries from the store (see Purge).
-	reapMu  sync.Mutex
-	reapQ   [][]*Entry
-	reaping bool
-	reaped  *sync.Cond    // broadcast when reaping stops
-	hurry   chan struct{} // closed by waitReaped: the running reaper stops resting
-	hurried bool          // hurry is closed
+	// The reaper: claims what tag purges left to it, and removes purged
+	// entries from the store (see Purge and PurgeLater).
+	reapMu    sync.Mutex
+	claimQ    []*claim
+	laterJobs uint64 // PurgeLater calls so far
+	reapQ     [][]*Entry
+	reaping   bool
+	reaped    *sync.Cond // broadcast when reaping stops
+	// beforeClaim, when set (by tests, before the store is used), is called
+	// by the reaper before each claim.
+	beforeClaim func()
+	hurry       chan struct{} // closed by waitReaped: the running reaper stops resting
+	hurried     bool          // hurry is closed
 }
 
 // ErrNoBound is returned by NewMemory when no byte bound is given.
@@ -175,8 +188,9 @@ func NewMemory(opts Options) (*Memory, error) {
 		// Every removal and replacement, whatever its cause, leaves the
 		// indexes here, under the key's bucket lock (see index.go).
 		OnAtomicDeletion: func(ev otter.DeletionEvent[string, *Entry]) {
-			m.idx.remove(ev.Value)
-			if ev.Value.meta.purged.Load() && !ev.Value.IsVaryMarker() {
+			// An entry a pending tag purge counted as it left was not
+			// among the purged ones waiting for the reaper.
+			if !m.idx.remove(ev.Value) && ev.Value.meta.purged.Load() && !ev.Value.IsVaryMarker() {
 				m.purged.Add(-1)
 			}
 		},
@@ -192,10 +206,16 @@ func NewMemory(opts Options) (*Memory, error) {
 // Get returns the entry stored under key. A purged entry is absent.
 func (m *Memory) Get(key string) (*Entry, bool) {
 	e, ok := m.c.GetIfPresent(key)
-	if !ok || e.meta.purged.Load() {
+	if !ok || m.isPurged(e) {
 		return nil, false
 	}
 	return e, true
+}
+
+// isPurged reports whether a purge removed the stored entry e: it marked
+// it, or it is a tag purge whose claim is still to come (PurgeLater).
+func (m *Memory) isPurged(e *Entry) bool {
+	return e.meta.purged.Load() || m.lazy.Load() != 0 && e.meta.shard.pendingPurge(e)
 }
 
 // Set stores a copy of e under e.Key, replacing any entry there. Each
@@ -226,7 +246,7 @@ func (m *Memory) set(e *Entry, staleSince int64) {
 // Delete removes the entry under key, reporting whether there was one.
 func (m *Memory) Delete(key string) bool {
 	e, ok := m.c.Invalidate(key)
-	return ok && !e.meta.purged.Load()
+	return ok && !m.isPurged(e)
 }
 
 // Purge removes the entries sel matches and returns how many responses it
@@ -239,8 +259,10 @@ func (m *Memory) Delete(key string) bool {
 // purge of many entries takes effect, and returns, in the time it takes to
 // flip a flag on each; until the reaper is done, Len and Bytes still count
 // them. CleanUp and Close wait for the reaper. Marking and reaping leave a
-// core for requests (see purgeSlots). KindAll (InvalidateAll) and the entry under a URL's
-// primary key are removed before Purge returns.
+// core for requests (see purgeSlots). KindAll (InvalidateAll) and the
+// entry under a URL's primary key are removed before Purge returns. A tag
+// purge that need not count before it returns is cheaper still with
+// PurgeLater.
 func (m *Memory) Purge(sel Selector) int {
 	switch sel.Kind {
 	case KindAll:
@@ -254,7 +276,7 @@ func (m *Memory) Purge(sel Selector) int {
 		// The entry under the primary key is not in the URL index (only its
 		// variants are): it is the key itself.
 		n := 0
-		if e, ok := m.c.Invalidate(sel.Value); ok && !e.meta.purged.Load() && !e.IsVaryMarker() {
+		if e, ok := m.c.Invalidate(sel.Value); ok && !m.isPurged(e) && !e.IsVaryMarker() {
 			n++
 		}
 		return n + m.purgeIndexed(sel)
@@ -274,7 +296,8 @@ func (m *Memory) purgeIndexed(sel Selector) int {
 	visit := func(s *shard) {
 		var es []*Entry
 		s.collect(sel, func(e *Entry) {
-			if e.meta.purged.CompareAndSwap(false, true) {
+			// An entry a tag purge left to the reaper is that purge's.
+			if !s.pendingPurge(e) && e.meta.purged.CompareAndSwap(false, true) {
 				es = append(es, e)
 				if !e.IsVaryMarker() {
 					n++
@@ -304,6 +327,12 @@ func (m *Memory) reap(groups [][]*Entry) {
 	m.reapMu.Lock()
 	defer m.reapMu.Unlock()
 	m.reapQ = append(m.reapQ, groups...)
+	m.startReaper()
+}
+
+// startReaper starts the reaper unless it is running; the caller holds
+// reapMu.
+func (m *Memory) startReaper() {
 	if !m.reaping {
 		m.reaping = true
 		m.hurry, m.hurried = make(chan struct{}), false
@@ -311,21 +340,68 @@ func (m *Memory) reap(groups [][]*Entry) {
 	}
 }
 
-// reapLoop removes queued entries until the queue is empty, then exits.
-// It rests between chunks (see reapPace) until hurry is closed.
+// reapLoop does the queued work until there is none, then exits: one unit
+// at a time — a tag purge's claim in one shard, or reapChunk entries to
+// remove — each with a background slot of purgeSlots held, claims first,
+// resting between units as reapPace says until hurry is closed.
 func (m *Memory) reapLoop(hurry <-chan struct{}) {
 	for {
+		var c *claim
+		var chunk []*Entry
 		m.reapMu.Lock()
-		groups := m.reapQ
-		m.reapQ = nil
-		if len(groups) == 0 {
+		switch {
+		case len(m.claimQ) > 0:
+			c = m.claimQ[0]
+			m.claimQ[0] = nil
+			m.claimQ = m.claimQ[1:]
+		case len(m.reapQ) > 0:
+			g := m.reapQ[0]
+			n := min(len(g), reapChunk)
+			chunk = g[:n]
+			if n < len(g) {
+				m.reapQ[0] = g[n:]
+			} else {
+				m.reapQ[0] = nil
+				m.reapQ = m.reapQ[1:]
+			}
+		default:
+			m.claimQ, m.reapQ = nil, nil
 			m.reaping = false
 			m.reaped.Broadcast()
 			m.reapMu.Unlock()
 			return
 		}
 		m.reapMu.Unlock()
-		m.removeAll(groups, hurry)
+
+		if c != nil && m.beforeClaim != nil {
+			m.beforeClaim()
+		}
+		purgeSlots.acquire(false)
+		start := time.Now()
+		if c != nil {
+			m.claimNow(c)
+		} else {
+			m.removeGroup(chunk)
+		}
+		worked := time.Since(start)
+		purgeSlots.release()
+
+		m.reapMu.Lock()
+		more := len(m.claimQ) > 0 || len(m.reapQ) > 0
+		m.reapMu.Unlock()
+		if !more {
+			continue // nothing left: rest only between units
+		}
+		select {
+		case <-hurry:
+		default:
+			rest := time.NewTimer(reapPace.rest(time.Now(), worked))
+			select {
+			case <-rest.C:
+			case <-hurry:
+				rest.Stop()
+			}
+		}
 	}
 }
 
@@ -353,7 +429,7 @@ func (m *Memory) MarkStale(sel Selector, since time.Time) int {
 	ns := max(since.UnixNano(), 1)
 	n := 0
 	mark := func(e *Entry) {
-		if !e.IsVaryMarker() && e.markStale(ns) {
+		if !e.IsVaryMarker() && !m.isPurged(e) && e.markStale(ns) {
 			n++
 		}
 	}
@@ -379,37 +455,6 @@ func (m *Memory) MarkStale(sel Selector, since time.Time) int {
 // cores (128 per core), so that a chunk seldom waits for the cache's
 // maintenance to drain it.
 const reapChunk = 128
-
-// removeAll removes each entry of groups that is still stored (not
-// replaced since it was collected), a chunk at a time, each chunk with a
-// background slot of purgeSlots held, resting between chunks as reapPace
-// says unless hurry is closed.
-func (m *Memory) removeAll(groups [][]*Entry, hurry <-chan struct{}) {
-	for gi, g := range groups {
-		for len(g) > 0 {
-			n := min(len(g), reapChunk)
-			purgeSlots.acquire(false)
-			start := time.Now()
-			m.removeGroup(g[:n])
-			worked := time.Since(start)
-			purgeSlots.release()
-			g = g[n:]
-			if len(g) == 0 && gi == len(groups)-1 {
-				return // nothing left here: rest only between chunks
-			}
-			select {
-			case <-hurry:
-			default:
-				rest := time.NewTimer(reapPace.rest(time.Now(), worked))
-				select {
-				case <-rest.C:
-				case <-hurry:
-					rest.Stop()
-				}
-			}
-		}
-	}
-}
 
 // removeGroup removes the entries of es that are still stored.
 func (m *Memory) removeGroup(es []*Entry) {

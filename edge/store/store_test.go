@@ -318,8 +318,10 @@ func TestIndexStaysExactUnderConcurrency(t *testing.T) {
 					m.Get(key)
 				case op < 78:
 					m.Delete(key)
-				case op < 84:
+				case op < 81:
 					m.Purge(Selector{KindTag, tags[next(len(tags))]})
+				case op < 84:
+					m.PurgeLater(Selector{KindTag, tags[next(len(tags))]}, func(int) {})
 				case op < 88:
 					m.Purge(PathSelector(paths[next(len(paths))] + []string{"", "*"}[next(2)]))
 				case op < 92:
@@ -339,9 +341,8 @@ func TestIndexStaysExactUnderConcurrency(t *testing.T) {
 	for range workers {
 		<-done
 	}
-	if err := m.checkIndex(); err != nil {
-		t.Fatal(err)
-	}
+	m.CleanUp()
+	m.checkSettled(t)
 	clock.Advance(time.Hour) // everything expires
 	if err := m.checkIndex(); err != nil {
 		t.Fatal(err)
