@@ -534,6 +534,35 @@ func TestPurgeRecorder(t *testing.T) {
 	})
 }
 
+// PurgeLater records each kind's counts once, when the last is known, and
+// reports the total once.
+func TestPurgeLaterRecorder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := &purgeRecorder{}
+		e, st := newPurgeEdge(t, &purgeOrigin{cc: "max-age=60"}, rec)
+		defer st.Close()
+		for _, u := range purgeURLs {
+			getURL(e, u)
+		}
+		done := make(chan PurgeResult, 2)
+		e.PurgeLater(Purge{URLs: []string{"http://h/b"}, Tags: []string{"sk:/ab", "all-ct"}, Paths: []string{"/nothing"}},
+			func(r PurgeResult) { done <- r })
+		if r := <-done; r != (PurgeResult{Removed: len(purgeURLs)}) {
+			t.Errorf("PurgeLater counted %+v, want %d removed", r, len(purgeURLs))
+		}
+		st.CleanUp()
+		synctest.Wait()
+		if len(done) != 0 {
+			t.Error("done was called twice")
+		}
+		want := []string{"url 1 0", "path 0 0", "tag 5 0"}
+		if fmt.Sprint(rec.calls) != fmt.Sprint(want) {
+			t.Errorf("recorded %q, want %q", rec.calls, want)
+		}
+		e.Close()
+	})
+}
+
 func TestPurgeValidate(t *testing.T) {
 	for _, tt := range []struct {
 		p  Purge

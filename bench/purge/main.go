@@ -375,6 +375,14 @@ func run(o options) error {
 				}
 				tagLat = append(tagLat, d)
 			}
+			// A node counts a tag purge's objects after it acknowledged
+			// it, as it claims them (edge.PurgeLater): that work is the
+			// purges', so hits are timed in this phase until it is done.
+			want := (round+1)*(tags-1)*(o.objects/tags) - o.urlPurges
+			if err := waitPurged(ns, "tag", want); err != nil {
+				purgeErr = err
+				return
+			}
 			if round+1 < o.tagRounds {
 				phase.Store(none)
 				want := o.objects - o.objects/tags
@@ -535,6 +543,32 @@ func settle(ns []*node, quiet time.Duration) error {
 			return fmt.Errorf("the nodes' collectors did not settle within %v", limit)
 		}
 		time.Sleep(250 * time.Millisecond) // polling another process's metrics
+	}
+}
+
+// waitPurged waits until the nodes together report want objects removed
+// by purges with the selector, and fails if they report more, or have not
+// reported them within a minute.
+func waitPurged(ns []*node, selector string, want int) error {
+	const limit = time.Minute
+	for began := time.Now(); ; {
+		got := 0
+		for _, n := range ns {
+			v, err := n.purged(selector)
+			if err != nil {
+				return err
+			}
+			got += v
+		}
+		switch {
+		case got == want:
+			return nil
+		case got > want:
+			return fmt.Errorf("the nodes report %d objects removed by %s purges, want %d", got, selector, want)
+		case time.Since(began) > limit:
+			return fmt.Errorf("the nodes report %d objects removed by %s purges after %v, want %d", got, selector, limit, want)
+		}
+		time.Sleep(100 * time.Millisecond) // polling another process's metrics (each read costs the node a little)
 	}
 }
 

@@ -37,9 +37,12 @@ import (
 // path or its URL's variants live in one shard; a tag or a prefix is
 // looked up in every shard.
 //
-// Lock order: bucket lock, then a shard's lock. The store never calls the
-// cache while holding a shard's lock: a purge collects its targets under
-// the locks, releases them, and then removes the targets one by one.
+// Lock order: bucket lock, then a shard's lock; and the reaper's lock
+// (Memory.reapMu) before either (PurgeLater records a purge in the shards
+// with it held, a purge of everything empties the cache with it held),
+// never after. The store never calls the cache while
+// holding a shard's lock: a purge collects its targets under the locks,
+// releases them, and then removes the targets one by one.
 
 // shardCount is the number of index shards: enough to spread the cores of
 // a large machine, few enough that a tag purge's visit of each is nothing.
@@ -219,6 +222,16 @@ func (s *entrySet) remove(e *Entry) {
 }
 
 func (s *entrySet) empty() bool { return s.one == nil && s.many == nil }
+
+func (s *entrySet) len() int {
+	if s.many != nil {
+		return len(s.many)
+	}
+	if s.one != nil {
+		return 1
+	}
+	return 0
+}
 
 func (s *entrySet) each(fn func(*Entry)) {
 	if s.one != nil {

@@ -52,7 +52,10 @@ type Entry struct {
 type entryMeta struct {
 	staleSince atomic.Int64 // unix nanoseconds; 0: not marked
 	// purged is set when a purge removes the entry: from then on it is
-	// absent for Get, and the reaper takes it out of the store.
+	// absent for Get, and the reaper takes it out of the store. An entry a
+	// tag purge left to the reaper (PurgeLater) is absent before it is
+	// set: when its claim reaches it, or as it leaves the store (credit).
+	// Only ever set under shard.mu.
 	purged atomic.Bool
 	// Where the entry is indexed, and when: seq orders the entry among the
 	// shard's additions and tag purges (see PurgeLater). Set before the
@@ -145,13 +148,18 @@ type Options struct {
 
 // Memory is a byte-bounded in-memory store with purge indexes (index.go).
 type Memory struct {
-	c      *otter.Cache[string, *Entry]
-	idx    index
-	purged atomic.Int64 // responses purged and not yet reaped
+	c   *otter.Cache[string, *Entry]
+	idx index
+	// purged counts the responses marked purged and not yet reaped (not
+	// those a pending tag purge covers but has not claimed).
+	purged atomic.Int64
 	// lazy counts the tag purges' claims (see PurgeLater) not yet made:
 	// while it is 0, an entry's purged flag alone says whether it is
-	// purged.
+	// purged. Every Get reads it: it has a cache line of its own, away
+	// from purged, which marking and reaping write.
+	_    [64]byte
 	lazy atomic.Int64
+	_    [64]byte
 
 	// The reaper: claims what tag purges left to it, and removes purged
 	// entries from the store (see Purge and PurgeLater).
@@ -212,10 +220,13 @@ func (m *Memory) Get(key string) (*Entry, bool) {
 	return e, true
 }
 
-// isPurged reports whether a purge removed the stored entry e: it marked
-// it, or it is a tag purge whose claim is still to come (PurgeLater).
+// isPurged reports whether a purge removed the stored entry e: a tag
+// purge whose claim is still to come covers it (PurgeLater), or it is
+// marked. In that order: a claim marks its entries before it leaves the
+// pending ones and the lazy count drops, so a look that finds the claim
+// gone finds the mark.
 func (m *Memory) isPurged(e *Entry) bool {
-	return e.meta.purged.Load() || m.lazy.Load() != 0 && e.meta.shard.pendingPurge(e)
+	return m.lazy.Load() != 0 && e.meta.shard.pendingPurge(e) || e.meta.purged.Load()
 }
 
 // Set stores a copy of e under e.Key, replacing any entry there. Each
@@ -246,7 +257,10 @@ func (m *Memory) set(e *Entry, staleSince int64) {
 // Delete removes the entry under key, reporting whether there was one.
 func (m *Memory) Delete(key string) bool {
 	e, ok := m.c.Invalidate(key)
-	return ok && !m.isPurged(e)
+	// Removed: the mark is final (a pending purge that covered e marked
+	// it as it left, see credit), and a tag purge recorded since may look
+	// as if it covered e, but did not.
+	return ok && !e.meta.purged.Load()
 }
 
 // Purge removes the entries sel matches and returns how many responses it
@@ -260,15 +274,20 @@ func (m *Memory) Delete(key string) bool {
 // flip a flag on each; until the reaper is done, Len and Bytes still count
 // them. CleanUp and Close wait for the reaper. Marking and reaping leave a
 // core for requests (see purgeSlots). KindAll (InvalidateAll) and the
-// entry under a URL's primary key are removed before Purge returns. A tag
-// purge that need not count before it returns is cheaper still with
-// PurgeLater.
+// entry under a URL's primary key are removed before Purge returns. An
+// entry that a tag purge left to the reaper (PurgeLater) covers is that
+// purge's: Purge neither marks nor counts it. A tag purge that need not
+// count before it returns is cheaper still with PurgeLater.
 func (m *Memory) Purge(sel Selector) int {
 	switch sel.Kind {
 	case KindAll:
 		// The reaper first: while it removes entries, the index count and
-		// the purged count move apart and their difference is wrong.
-		m.waitReaped()
+		// the purged count move apart and their difference is wrong. And
+		// reapMu held until the end, so that no tag purge is recorded in
+		// between: it would count what this counts, as it leaves.
+		m.reapMu.Lock()
+		defer m.reapMu.Unlock()
+		m.waitReapedLocked()
 		n := m.idx.count() - int(m.purged.Load())
 		m.c.InvalidateAll()
 		return max(n, 0)
@@ -276,7 +295,7 @@ func (m *Memory) Purge(sel Selector) int {
 		// The entry under the primary key is not in the URL index (only its
 		// variants are): it is the key itself.
 		n := 0
-		if e, ok := m.c.Invalidate(sel.Value); ok && !m.isPurged(e) && !e.IsVaryMarker() {
+		if e, ok := m.c.Invalidate(sel.Value); ok && !e.meta.purged.Load() && !e.IsVaryMarker() { // as in Delete
 			n++
 		}
 		return n + m.purgeIndexed(sel)
@@ -405,11 +424,16 @@ func (m *Memory) reapLoop(hurry <-chan struct{}) {
 	}
 }
 
-// waitReaped waits until the reaper has removed every purged entry; the
-// reaper stops resting between chunks, since someone waits for it.
+// waitReaped waits until the reaper has made every claim and removed every
+// purged entry; it stops resting between units, since someone waits for it.
 func (m *Memory) waitReaped() {
 	m.reapMu.Lock()
 	defer m.reapMu.Unlock()
+	m.waitReapedLocked()
+}
+
+// waitReapedLocked is waitReaped with reapMu held.
+func (m *Memory) waitReapedLocked() {
 	if m.reaping && !m.hurried {
 		close(m.hurry)
 		m.hurried = true
@@ -477,7 +501,8 @@ func (m *Memory) removeGroup(es []*Entry) {
 func (m *Memory) PurgeAll() { m.Purge(Selector{Kind: KindAll}) }
 
 // Len returns the approximate number of entries (purged ones the reaper
-// has not removed yet included).
+// has not removed yet included, and those a tag purge it has not claimed
+// yet covers).
 func (m *Memory) Len() int { return m.c.EstimatedSize() }
 
 // Bytes returns the approximate weight of the stored entries.
