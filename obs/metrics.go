@@ -184,6 +184,43 @@ func (m *Metrics) WatchRelay(r RelayReporter) {
 	})
 }
 
+// StoreReporter is what WatchStore reads of an edge store
+// (*store.Memory is one).
+type StoreReporter interface {
+	Len() int
+	Bytes() uint64
+	PurgeBacklog() (claims, objects int)
+}
+
+// WatchStore exposes, at each scrape, an edge store's size and the purge
+// work it has still to do in the background.
+func (m *Metrics) WatchStore(r StoreReporter) {
+	m.reg.MustRegister(&storeCollector{r: r,
+		objects: prometheus.NewDesc("strata_edge_stored_objects", "Entries in the edge store (responses, Vary markers, and purged responses not yet removed).", nil, nil),
+		bytes:   prometheus.NewDesc("strata_edge_stored_bytes", "Approximate bytes held by the edge store, against its -edge-max-bytes bound.", nil, nil),
+		backlog: prometheus.NewDesc("strata_edge_purge_backlog", "Purge work the edge store has still to do in the background: tag purges' claims not yet made (unit=claims; one per index shard holding the tag), and purged responses not yet removed (unit=objects).", []string{"unit"}, nil),
+	})
+}
+
+type storeCollector struct {
+	r                       StoreReporter
+	objects, bytes, backlog *prometheus.Desc
+}
+
+func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.objects
+	ch <- c.bytes
+	ch <- c.backlog
+}
+
+func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(c.objects, prometheus.GaugeValue, float64(c.r.Len()))
+	ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.GaugeValue, float64(c.r.Bytes()))
+	claims, objects := c.r.PurgeBacklog()
+	ch <- prometheus.MustNewConstMetric(c.backlog, prometheus.GaugeValue, float64(claims), "claims")
+	ch <- prometheus.MustNewConstMetric(c.backlog, prometheus.GaugeValue, float64(objects), "objects")
+}
+
 type relayCollector struct {
 	r                          RelayReporter
 	leading, position, backlog *prometheus.Desc

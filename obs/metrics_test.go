@@ -53,6 +53,7 @@ func TestMetricsExposition(t *testing.T) {
 		return []inval.NodeStatus{{Name: "n1", Live: true, Lag: 0}, {Name: "n2", Live: false, Lag: 7}}, nil
 	}))
 	m.WatchRelay(fakeRelay{leading: true, pos: 40, backlog: 3})
+	m.WatchStore(fakeStore{})
 	wb := m.WriteBehind("prices")
 	wb.Flushed(3, time.Millisecond, nil)
 	wb.Lag(7, 2*time.Second)
@@ -84,6 +85,10 @@ func TestMetricsExposition(t *testing.T) {
 		`strata_relay_leading 1`,
 		`strata_relay_position 40`,
 		`strata_relay_backlog 3`,
+		`strata_edge_stored_objects 12`,
+		`strata_edge_stored_bytes 4096`,
+		`strata_edge_purge_backlog{unit="claims"} 2`,
+		`strata_edge_purge_backlog{unit="objects"} 5`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(string(body), want) {
@@ -91,6 +96,12 @@ func TestMetricsExposition(t *testing.T) {
 		}
 	}
 }
+
+type fakeStore struct{}
+
+func (fakeStore) Len() int                            { return 12 }
+func (fakeStore) Bytes() uint64                       { return 4096 }
+func (fakeStore) PurgeBacklog() (claims, objects int) { return 2, 5 }
 
 type fakeRelay struct {
 	leading      bool

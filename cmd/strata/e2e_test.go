@@ -209,7 +209,8 @@ func TestServeEndToEnd(t *testing.T) {
 	// Metrics show the edge and the application cache at work.
 	_, body = c.do("GET", adm+"/metrics", "", "Authorization", "Bearer "+token)
 	for _, want := range []string{`strata_edge_requests_total{behavior="api",result="hit"}`, `strata_edge_hit_ratio`,
-		`strata_edge_origin_fetches_total`, `strata_app_cache_requests_total{result="hit",tier="l1"}`} {
+		`strata_edge_origin_fetches_total`, `strata_app_cache_requests_total{result="hit",tier="l1"}`,
+		`strata_edge_stored_objects`, `strata_edge_purge_backlog{unit="objects"}`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %s", want)
 		}

@@ -350,6 +350,7 @@ func newEdge(ef edgeFlags, metrics *obs.Metrics, logger *slog.Logger, behaviors 
 		}
 		logger.Log(context.Background(), level, "purges were missed; cache emptied", "node", node, "reason", reason, "objects", n)
 	}
+	metrics.WatchStore(st)
 	if err := inval.SubscribeWithLost(bus, node, apply, lost); err != nil {
 		st.Close()
 		return nil, nil, err

@@ -508,6 +508,13 @@ func (m *Memory) Len() int { return m.c.EstimatedSize() }
 // Bytes returns the approximate weight of the stored entries.
 func (m *Memory) Bytes() uint64 { return m.c.WeightedSize() }
 
+// PurgeBacklog reports the purge work the reaper has still to do: claims
+// of tag purges not made yet (one per shard a purge found its tag in), and
+// responses marked purged and not yet removed.
+func (m *Memory) PurgeBacklog() (claims, objects int) {
+	return int(m.lazy.Load()), int(m.purged.Load())
+}
+
 // CleanUp waits for the reaper and performs pending maintenance:
 // evictions and expirations are applied (and leave the indexes) now rather
 // than on later writes.
