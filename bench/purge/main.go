@@ -12,8 +12,11 @@
 // owns them (object i lives on node i mod nodes), purges go through node
 // 1's admin API (`POST /purge?wait`): single-URL purges first, then rounds
 // of tag purges; hits are timed on objects no purge touches, without
-// purges and during each kind. Use a private Redis: the nodes register in it. The last line is
-// a machine-readable summary.
+// purges, during each kind, and after each round of tag purges while the
+// nodes remove what it purged (until their strata_edge_purge_backlog is
+// empty). A node counts a tag purge after acknowledging it, so the tag
+// phase lasts until the nodes' counts are complete. Use a private Redis:
+// the nodes register in it. The last line is a machine-readable summary.
 package main
 
 import (
