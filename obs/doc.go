@@ -13,6 +13,9 @@
 //	edge_origin_fetches_total{behavior,code} origin requests by status class (2xx…5xx, or "error")
 //	edge_purges_total{selector}              purges applied by this node (url, path, prefix, tag, all)
 //	edge_purged_objects_total{selector,action} responses removed, or marked stale by soft purges
+//	edge_stored_objects                      entries in the edge store (purged ones not yet removed included)
+//	edge_stored_bytes                        approximate bytes the edge store holds
+//	edge_purge_backlog{unit}                 background purge work left: tag-purge claims, purged objects to remove
 //	invalidation_latency_seconds             invalidation created → completed on every live node
 //	inval_nodes{state}                       nodes on the invalidation bus, live or dead
 //	inval_node_lag{node}                     events published but not yet applied, per node
