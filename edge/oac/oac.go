@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/strata-cache/strata/internal/keyid"
 )
 
 // Header fields that carry the signature and the date it covers.
@@ -229,15 +231,4 @@ func ParseHeader(v string) (keyID string, sig []byte, err error) {
 	return keyID, sig, nil
 }
 
-func validKeyID(id string) bool {
-	if id == "" || len(id) > maxKeyIDLen {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
+func validKeyID(id string) bool { return keyid.Valid(id, maxKeyIDLen) }

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/strata-cache/strata/internal/keyid"
 )
 
 // Reasons Verify fails for. Verify wraps one of them with detail; branch
@@ -149,18 +151,7 @@ func checkRSA(pub *rsa.PublicKey) error {
 	return nil
 }
 
-func validKeyID(id string) bool {
-	if id == "" || len(id) > maxKeyIDSize {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
+func validKeyID(id string) bool { return keyid.Valid(id, maxKeyIDSize) }
 
 // credential is the signing material of one request.
 type credential struct {
