@@ -198,7 +198,7 @@ func (m *Metrics) WatchStore(r StoreReporter) {
 	m.reg.MustRegister(&storeCollector{r: r,
 		objects: prometheus.NewDesc("strata_edge_stored_objects", "Entries in the edge store (responses, Vary markers, and purged responses not yet removed).", nil, nil),
 		bytes:   prometheus.NewDesc("strata_edge_stored_bytes", "Approximate bytes held by the edge store, against its -edge-max-bytes bound.", nil, nil),
-		backlog: prometheus.NewDesc("strata_edge_purge_backlog", "Purge work the edge store has still to do in the background: tag purges' claims not yet made (unit=claims; one per index shard holding the tag), and purged responses not yet removed (unit=objects).", []string{"unit"}, nil),
+		backlog: prometheus.NewDesc("strata_edge_purge_backlog", "Purge work the edge store has still to do in the background: tag purges' claims not yet made (unit=claims; one per index shard holding many entries of the tag), and purged responses not yet removed (unit=objects).", []string{"unit"}, nil),
 	})
 }
 

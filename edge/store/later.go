@@ -64,6 +64,9 @@ func (m *Memory) PurgeLater(sel Selector, counted func(n int)) {
 		return
 	}
 	job := &laterJob{counted: counted}
+	// Purge work, if only on small sets: with a slot, taken before reapMu
+	// as the reaper does.
+	purgeSlots.acquire(true)
 	// Under reapMu, so that the claims of every shard are queued in the
 	// order their purges were recorded in it.
 	m.reapMu.Lock()
@@ -97,7 +100,9 @@ func (m *Memory) PurgeLater(sel Selector, counted func(n int)) {
 		s.mu.Unlock()
 	}
 	m.lazy.Add(-1)
-	job.n.Store(int64(now))
+	// Added, not stored: an entry a claim recorded above covers may have
+	// left since, and been counted (credit).
+	job.n.Add(int64(now))
 	if len(claims) > 0 {
 		job.left.Store(int32(len(claims)))
 		m.claimQ = append(m.claimQ, claims...)
@@ -106,13 +111,15 @@ func (m *Memory) PurgeLater(sel Selector, counted func(n int)) {
 		m.startReaper()
 	}
 	m.reapMu.Unlock()
+	purgeSlots.release()
 	if len(claims) == 0 {
 		counted(now)
 	}
 }
 
 // claimAtOnce is the most entries of a tag in one shard that PurgeLater
-// marks itself rather than leave to the reaper: a few microseconds' work.
+// marks itself rather than leave to the reaper: at most about 10 µs of
+// work per shard.
 var claimAtOnce = 64 // a variable for tests
 
 // mark marks purged the entries of set added before seq and not marked

@@ -434,11 +434,13 @@ func (m *Memory) waitReaped() {
 
 // waitReapedLocked is waitReaped with reapMu held.
 func (m *Memory) waitReapedLocked() {
-	if m.reaping && !m.hurried {
-		close(m.hurry)
-		m.hurried = true
-	}
 	for m.reaping {
+		// Each time: while this waits, the reaper may end and another
+		// start, with a hurry of its own.
+		if !m.hurried {
+			close(m.hurry)
+			m.hurried = true
+		}
 		m.reaped.Wait()
 	}
 }
@@ -509,8 +511,9 @@ func (m *Memory) Len() int { return m.c.EstimatedSize() }
 func (m *Memory) Bytes() uint64 { return m.c.WeightedSize() }
 
 // PurgeBacklog reports the purge work the reaper has still to do: claims
-// of tag purges not made yet (one per shard a purge found its tag in), and
-// responses marked purged and not yet removed.
+// of tag purges not made yet (one per shard that held more than
+// claimAtOnce entries of the tag; one more while a PurgeLater call is
+// recording its claims), and responses marked purged and not yet removed.
 func (m *Memory) PurgeBacklog() (claims, objects int) {
 	return int(m.lazy.Load()), int(m.purged.Load())
 }
