@@ -52,6 +52,9 @@ const shardCount = 32
 type index struct {
 	seed   maphash.Seed
 	shards [shardCount]shard
+	// flush, while a purge of everything runs, counts the responses it
+	// removes that no other purge had (see remove).
+	flush atomic.Pointer[atomic.Int64]
 }
 
 // shard is one part of the indexes, for the paths that hash to it.
@@ -98,14 +101,22 @@ func (x *index) add(e *Entry) {
 	}
 }
 
-// remove unindexes e, and reports whether a tag purge left to the reaper
-// covered it, in which case that purge counts it now and it is marked
-// purged (see credit); the caller holds e.Key's bucket lock.
+// remove unindexes e, and reports whether a purge counted it as it left
+// and marked it purged: a tag purge left to the reaper that covered it
+// (see credit), or a purge of everything under way (x.flush); the caller
+// holds e.Key's bucket lock.
 func (x *index) remove(e *Entry) (credited bool) {
 	s := e.meta.shard
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	credited = s.credit(e)
+	if f := x.flush.Load(); f != nil && !credited && !e.meta.purged.Load() {
+		e.meta.purged.Store(true)
+		if !e.IsVaryMarker() {
+			f.Add(1)
+		}
+		credited = true
+	}
 	e.meta.node.removeEntry(e)
 	for _, t := range e.Tags {
 		removeFrom(s.tags, t, e)

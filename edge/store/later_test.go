@@ -301,9 +301,9 @@ func TestPurgeLaterNoHitWhileClaiming(t *testing.T) {
 	m.checkSettled(t)
 }
 
-// Under concurrent stores, deletions and purges of every kind, each
-// response stored leaves in exactly one count: still stored, deleted, or
-// counted by one purge.
+// Under concurrent stores, deletions and purges of every kind (everything
+// included), each response stored leaves in exactly one count: still
+// stored, deleted, or counted by one purge.
 func TestPurgeCountsAddUp(t *testing.T) {
 	ops := 4000
 	if testing.Short() {
@@ -342,8 +342,10 @@ func TestPurgeCountsAddUp(t *testing.T) {
 					purged.Add(int64(m.Purge(Selector{KindURL, mine[rng.IntN(len(mine))]})))
 				case op < 97:
 					purged.Add(int64(m.Purge(PathSelector(paths[rng.IntN(len(paths))] + []string{"", "*"}[rng.IntN(2)]))))
-				default:
+				case op < 99:
 					m.MarkStale(Selector{KindTag, tags[rng.IntN(len(tags))]}, time.Unix(1, 0))
+				case rng.IntN(4) == 0:
+					purged.Add(int64(m.Purge(Selector{Kind: KindAll})))
 				}
 			}
 		})

@@ -281,16 +281,19 @@ func (m *Memory) Delete(key string) bool {
 func (m *Memory) Purge(sel Selector) int {
 	switch sel.Kind {
 	case KindAll:
-		// The reaper first: while it removes entries, the index count and
-		// the purged count move apart and their difference is wrong. And
-		// reapMu held until the end, so that no tag purge is recorded in
-		// between: it would count what this counts, as it leaves.
+		// It counts each response as it leaves, unless a purge marked it
+		// first (see index.remove): a purge that runs meanwhile and marks
+		// an entry before it leaves counts it, not this. The reaper
+		// first, and its lock held to the end, so that no tag purge left
+		// to it covers an entry meanwhile.
 		m.reapMu.Lock()
 		defer m.reapMu.Unlock()
 		m.waitReapedLocked()
-		n := m.idx.count() - int(m.purged.Load())
+		var n atomic.Int64
+		m.idx.flush.Store(&n)
 		m.c.InvalidateAll()
-		return max(n, 0)
+		m.idx.flush.Store(nil)
+		return int(n.Load())
 	case KindURL:
 		// The entry under the primary key is not in the URL index (only its
 		// variants are): it is the key itself.
