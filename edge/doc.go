@@ -20,7 +20,10 @@
 //     included, through indexes that always list exactly what is stored;
 //     they visit only what they match. A soft purge marks the responses
 //     stale instead: they are revalidated, and served stale only where
-//     stale-while-revalidate or stale-if-error allow.
+//     stale-while-revalidate or stale-if-error allow. Edge.PurgeLater,
+//     which edge nodes use, returns as soon as the purge is in effect and
+//     reports the counts after: a large tag purge is in effect before its
+//     responses are visited (store.Memory.PurgeLater).
 //
 //   - A fetch that started before a purge matching its response does not
 //     store that response (after a soft purge: stores it stale), so a purge
