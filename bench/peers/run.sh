@@ -387,11 +387,16 @@ median() { # numbers on stdin
 		if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
 
-# order for round r (1-based): SERVERS rotated left by r-1
+# order for round r (1-based): the words after r (SERVERS by default)
+# rotated left by r-1
 order() {
-	local r=$1 i n=${#SERVERS[@]}
+	local r=$1 i
+	shift
+	local items=("$@")
+	((${#items[@]})) || items=("${SERVERS[@]}")
+	local n=${#items[@]}
 	for ((i = 0; i < n; i++)); do
-		printf '%s ' "${SERVERS[(i + r - 1) % n]}"
+		printf '%s ' "${items[(i + r - 1) % n]}"
 	done
 }
 
@@ -414,7 +419,20 @@ done
 HERD_RESULTS=$TMP/herd.txt
 : >"$HERD_RESULTS"
 for ((round = 1; round <= ROUNDS; round++)); do
-	for s in $(order "$round"); do
+	# The floor rotates with the servers: no place in the order is its own.
+	for s in $(order "$round" "${SERVERS[@]}" floor); do
+		if [[ $s == floor ]]; then
+			# The origin itself holds the herd for SLOW_MS and answers
+			# everyone at once (/gate/), as a perfect collapsing cache
+			# would; what the herd client measures there is this
+			# machine's and client's share.
+			key="herd-floor-$round-$$-$RANDOM$RANDOM"
+			log "herd: $HERD clients -> origin /gate/$key (floor)"
+			line=$("$TMP/herd" -url "$ORIGIN/gate/$key" -n "$HERD") || die "herd client failed against the origin's gate"
+			log "  floor: $line"
+			echo "$round floor - $line" >>"$HERD_RESULTS"
+			continue
+		fi
 		key="herd-$s-$round-$$-$RANDOM$RANDOM"
 		case $s in
 		strata) tally=(-tally X-Cache) ;;
@@ -430,14 +448,6 @@ for ((round = 1; round <= ROUNDS; round++)); do
 		log "  $s: origin requests $count; $line"
 		echo "$round $s $count $line" >>"$HERD_RESULTS"
 	done
-	# The floor: the origin itself holds the herd for SLOW_MS and answers
-	# everyone at once (/gate/), as a perfect collapsing cache would; what
-	# the herd client measures there is this machine's and client's share.
-	key="herd-floor-$round-$$-$RANDOM$RANDOM"
-	log "herd: $HERD clients -> origin /gate/$key (floor)"
-	line=$("$TMP/herd" -url "$ORIGIN/gate/$key" -n "$HERD") || die "herd client failed against the origin's gate"
-	log "  floor: $line"
-	echo "$round floor - $line" >>"$HERD_RESULTS"
 done
 
 stop_all
