@@ -9,14 +9,15 @@ import (
 // Tag purges left to the reaper.
 //
 // A purge by tag can match a large share of the store: marking each entry
-// it matches costs a cache miss or two per entry, about 20 ms of one core
-// for 100 000 entries, and every edge node marks its share at the same
+// it matches costs a cache miss or two per entry, about 16 ms of one core
+// for 100 000 entries on a small VM, and every edge node marks its share at the same
 // moment, the moment it receives the purge. On a small machine that burst
 // is what hits wait behind.
 //
 // PurgeLater makes a tag purge take effect without visiting the entries,
-// as Varnish's bans do: in each shard that holds the tag, it records the
-// shard's current addition number (seq) as the tag's pending purge. Every
+// as Varnish's bans do: in each shard that holds many entries of the tag
+// (more than claimAtOnce; fewer it marks at once), it records the shard's
+// current addition number (seq) as the tag's pending purge. Every
 // entry of that shard added before it carries the tag and a smaller seq,
 // and Get treats such an entry as purged. The reaper later claims the
 // entries — marks each purged, counts it, and queues it for removal — one
@@ -124,9 +125,10 @@ var claimAtOnce = 64 // a variable for tests
 
 // mark marks purged the entries of set added before seq and not marked
 // yet, counts them in m.purged, and returns them and how many responses
-// are among them; with older set, it leaves alone those a pending purge
-// covers (the claims of older purges have all run by the time the reaper makes one). The
-// caller holds the lock of the set's shard.
+// are among them. With older, the set's shard, it leaves alone the entries
+// a pending purge covers (PurgeLater's marking at once; when the reaper
+// makes a claim, the claims of older purges have all run). The caller
+// holds the lock of the set's shard.
 func (m *Memory) mark(set *entrySet, seq uint64, older *shard) (es []*Entry, n int) {
 	set.each(func(e *Entry) {
 		if e.meta.seq < seq && (older == nil || !older.pendingPurge(e)) && e.meta.purged.CompareAndSwap(false, true) {
@@ -141,8 +143,10 @@ func (m *Memory) mark(set *entrySet, seq uint64, older *shard) (es []*Entry, n i
 }
 
 // claimNow makes claim c: it marks the entries c covers purged, queues them
-// for removal, drops c's pending purge, and tells c's job the count.
-func (m *Memory) claimNow(c *claim) {
+// for removal, drops c's pending purge, and adds to c's job's count. It
+// reports whether c was the job's last claim: then the caller reports the
+// count (job.report), with no purge slot held.
+func (m *Memory) claimNow(c *claim) (last bool) {
 	s := c.shard
 	var es []*Entry
 	n := 0
@@ -158,16 +162,12 @@ func (m *Memory) claimNow(c *claim) {
 		m.reapQ = append(m.reapQ, es)
 		m.reapMu.Unlock()
 	}
-	c.job.count(n, true)
+	c.job.n.Add(int64(n))
+	return c.job.left.Add(-1) == 0
 }
 
-// count adds n responses to j's count; the last claim reports it.
-func (j *laterJob) count(n int, claimed bool) {
-	j.n.Add(int64(n))
-	if claimed && j.left.Add(-1) == 0 {
-		j.counted(int(j.n.Load()))
-	}
-}
+// report tells j's caller its count, once its last claim is made.
+func (j *laterJob) report() { j.counted(int(j.n.Load())) }
 
 // pendingPurge reports whether a tag purge left to the reaper covers e,
 // an entry of s.
@@ -209,7 +209,7 @@ func (s *shard) credit(e *Entry) bool {
 	}
 	e.meta.purged.Store(true)
 	if !e.IsVaryMarker() {
-		oldest.job.count(1, false)
+		oldest.job.n.Add(1)
 	}
 	return true
 }

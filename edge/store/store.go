@@ -400,13 +400,17 @@ func (m *Memory) reapLoop(hurry <-chan struct{}) {
 		}
 		purgeSlots.acquire(false)
 		start := time.Now()
+		last := false
 		if c != nil {
-			m.claimNow(c)
+			last = m.claimNow(c)
 		} else {
 			m.removeGroup(chunk)
 		}
 		worked := time.Since(start)
 		purgeSlots.release()
+		if last {
+			c.job.report()
+		}
 
 		m.reapMu.Lock()
 		more := len(m.claimQ) > 0 || len(m.reapQ) > 0
