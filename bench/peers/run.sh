@@ -419,7 +419,8 @@ done
 HERD_RESULTS=$TMP/herd.txt
 : >"$HERD_RESULTS"
 for ((round = 1; round <= ROUNDS; round++)); do
-	# The floor rotates with the servers: no place in the order is its own.
+	# The floor takes its turn in the rotation with the servers (with
+	# ROUNDS at least 4, every place in the order).
 	for s in $(order "$round" "${SERVERS[@]}" floor); do
 		if [[ $s == floor ]]; then
 			# The origin itself holds the herd for SLOW_MS and answers

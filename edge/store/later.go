@@ -10,9 +10,9 @@ import (
 //
 // A purge by tag can match a large share of the store: marking each entry
 // it matches costs a cache miss or two per entry, about 16 ms of one core
-// for 100 000 entries on a small VM, and every edge node marks its share at the same
-// moment, the moment it receives the purge. On a small machine that burst
-// is what hits wait behind.
+// for 100 000 entries on a small VM, and every edge node marks its share
+// at the same moment, the moment it receives the purge. On a small machine
+// that burst is what hits wait behind.
 //
 // PurgeLater makes a tag purge take effect without visiting the entries,
 // as Varnish's bans do: in each shard that holds many entries of the tag

@@ -257,9 +257,10 @@ func (m *Memory) set(e *Entry, staleSince int64) {
 // Delete removes the entry under key, reporting whether there was one.
 func (m *Memory) Delete(key string) bool {
 	e, ok := m.c.Invalidate(key)
-	// Removed: the mark is final (a pending purge that covered e marked
-	// it as it left, see credit), and a tag purge recorded since may look
-	// as if it covered e, but did not.
+	// Removed: the mark is final (a pending purge that covered e, or a
+	// purge of everything under way, marked and counted it as it left:
+	// see index.remove), and a tag purge recorded since may look as if it
+	// covered e, but did not.
 	return ok && !e.meta.purged.Load()
 }
 
@@ -293,6 +294,14 @@ func (m *Memory) Purge(sel Selector) int {
 		m.idx.flush.Store(&n)
 		m.c.InvalidateAll()
 		m.idx.flush.Store(nil)
+		// A removal that found the counter (a Delete or an eviction
+		// racing this) adds to it under its shard's lock: after each lock
+		// has been taken once, every such addition is in.
+		for i := range m.idx.shards {
+			m.idx.shards[i].mu.Lock()
+			//lint:ignore SA2001 a barrier: the lock is taken only to wait for its holder
+			m.idx.shards[i].mu.Unlock()
+		}
 		return int(n.Load())
 	case KindURL:
 		// The entry under the primary key is not in the URL index (only its
