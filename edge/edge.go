@@ -565,7 +565,7 @@ func (e *Edge) purge(p Purge, later bool, done func(PurgeResult)) {
 	}
 	e.recordPurge(sels, p.Soft, p.Version)
 	now := e.cfg.Now()
-	t := &purgeTally{rec: e.cfg.Recorder, done: done, left: len(sels) + 1}
+	t := &purgeTally{rec: e.cfg.Recorder, done: done, left: len(sels)}
 	for _, s := range sels {
 		switch {
 		case p.Soft:
@@ -576,7 +576,6 @@ func (e *Edge) purge(p Purge, later bool, done func(PurgeResult)) {
 			t.add(s.Kind, PurgeResult{Removed: e.cfg.Store.Purge(s)})
 		}
 	}
-	t.add(0, PurgeResult{}) // the tally's own share: every selector is in
 }
 
 // purgeTally adds up a purge's counts by selector kind as they arrive and,
@@ -590,15 +589,13 @@ type purgeTally struct {
 	used   [store.KindAll + 1]bool
 }
 
-// add counts r for kind (0: only a share of the tally's own) and reports
-// the purge when nothing is left to count.
+// add counts one selector's r for kind and, with the last selector's,
+// reports the purge.
 func (t *purgeTally) add(kind store.Kind, r PurgeResult) {
 	t.mu.Lock()
-	if kind != 0 {
-		t.byKind[kind].Removed += r.Removed
-		t.byKind[kind].Marked += r.Marked
-		t.used[kind] = true
-	}
+	t.byKind[kind].Removed += r.Removed
+	t.byKind[kind].Marked += r.Marked
+	t.used[kind] = true
 	t.left--
 	last := t.left == 0
 	t.mu.Unlock()

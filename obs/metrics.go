@@ -195,30 +195,21 @@ type StoreReporter interface {
 // WatchStore exposes, at each scrape, an edge store's size and the purge
 // work it has still to do in the background.
 func (m *Metrics) WatchStore(r StoreReporter) {
-	m.reg.MustRegister(&storeCollector{r: r,
-		objects: prometheus.NewDesc("strata_edge_stored_objects", "Entries in the edge store (responses, Vary markers, and purged responses not yet removed).", nil, nil),
-		bytes:   prometheus.NewDesc("strata_edge_stored_bytes", "Approximate bytes held by the edge store, against its -edge-max-bytes bound.", nil, nil),
-		backlog: prometheus.NewDesc("strata_edge_purge_backlog", "Purge work the edge store has still to do in the background: tag purges' claims not yet made (unit=claims; one per index shard holding many entries of the tag), and purged responses not yet removed (unit=objects).", []string{"unit"}, nil),
-	})
-}
-
-type storeCollector struct {
-	r                       StoreReporter
-	objects, bytes, backlog *prometheus.Desc
-}
-
-func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.objects
-	ch <- c.bytes
-	ch <- c.backlog
-}
-
-func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
-	ch <- prometheus.MustNewConstMetric(c.objects, prometheus.GaugeValue, float64(c.r.Len()))
-	ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.GaugeValue, float64(c.r.Bytes()))
-	claims, objects := c.r.PurgeBacklog()
-	ch <- prometheus.MustNewConstMetric(c.backlog, prometheus.GaugeValue, float64(claims), "claims")
-	ch <- prometheus.MustNewConstMetric(c.backlog, prometheus.GaugeValue, float64(objects), "objects")
+	const backlogHelp = "Purge work the edge store has still to do in the background: tag purges' claims not yet made " +
+		"(unit=claims; one per index shard holding many entries of the tag), and purged responses not yet removed (unit=objects)."
+	gauge := func(name, help string, labels prometheus.Labels, f func() float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: labels}, f)
+	}
+	m.reg.MustRegister(
+		gauge("strata_edge_stored_objects", "Entries in the edge store (responses, Vary markers, and purged responses not yet removed).",
+			nil, func() float64 { return float64(r.Len()) }),
+		gauge("strata_edge_stored_bytes", "Approximate bytes held by the edge store, against its -edge-max-bytes bound.",
+			nil, func() float64 { return float64(r.Bytes()) }),
+		gauge("strata_edge_purge_backlog", backlogHelp, prometheus.Labels{"unit": "claims"},
+			func() float64 { c, _ := r.PurgeBacklog(); return float64(c) }),
+		gauge("strata_edge_purge_backlog", backlogHelp, prometheus.Labels{"unit": "objects"},
+			func() float64 { _, o := r.PurgeBacklog(); return float64(o) }),
+	)
 }
 
 type relayCollector struct {

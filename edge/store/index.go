@@ -40,9 +40,9 @@ import (
 // Lock order: bucket lock, then a shard's lock; and the reaper's lock
 // (Memory.reapMu) before either (PurgeLater records a purge in the shards
 // with it held, a purge of everything empties the cache with it held),
-// never after. The store never calls the cache while
-// holding a shard's lock: a purge collects its targets under the locks,
-// releases them, and then removes the targets one by one.
+// never after. The store never calls the cache while holding a shard's
+// lock: a purge collects its targets under the locks, releases them, and
+// then removes the targets one by one.
 
 // shardCount is the number of index shards: enough to spread the cores of
 // a large machine, few enough that a tag purge's visit of each is nothing.

@@ -87,7 +87,7 @@ func (m *Memory) PurgeLater(sel Selector, counted func(n int)) {
 			// Cheaper to claim than to record: a burst of small tag
 			// purges leaves nothing pending. Entries an older pending
 			// purge covers are its own.
-			es, n := m.mark(set, s.seq, s)
+			es, n := m.mark(set.each, s.seq, s)
 			now += n
 			if len(es) > 0 {
 				m.reapQ = append(m.reapQ, es)
@@ -123,14 +123,15 @@ func (m *Memory) PurgeLater(sel Selector, counted func(n int)) {
 // work per shard.
 var claimAtOnce = 64 // a variable for tests
 
-// mark marks purged the entries of set added before seq and not marked
-// yet, counts them in m.purged, and returns them and how many responses
-// are among them. With older, the set's shard, it leaves alone the entries
-// a pending purge covers (PurgeLater's marking at once; when the reaper
-// makes a claim, the claims of older purges have all run). The caller
-// holds the lock of the set's shard.
-func (m *Memory) mark(set *entrySet, seq uint64, older *shard) (es []*Entry, n int) {
-	set.each(func(e *Entry) {
+// mark marks purged the entries each visits that were added before seq
+// and are not marked yet, counts them in m.purged, and returns them and
+// how many responses are among them. With older, the entries' shard, it
+// leaves alone the entries a pending purge covers (eager purges and
+// PurgeLater's marking at once; when the reaper makes a claim, the claims
+// of older purges have all run). each visits the entries of one shard
+// under its lock.
+func (m *Memory) mark(each func(func(*Entry)), seq uint64, older *shard) (es []*Entry, n int) {
+	each(func(e *Entry) {
 		if e.meta.seq < seq && (older == nil || !older.pendingPurge(e)) && e.meta.purged.CompareAndSwap(false, true) {
 			es = append(es, e)
 			if !e.IsVaryMarker() {
@@ -152,7 +153,7 @@ func (m *Memory) claimNow(c *claim) (last bool) {
 	n := 0
 	s.mu.Lock()
 	if set := s.tags[c.tag]; set != nil {
-		es, n = m.mark(set, c.seq, nil)
+		es, n = m.mark(set.each, c.seq, nil)
 	}
 	s.dropPending(c)
 	s.mu.Unlock()

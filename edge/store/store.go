@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"math"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -325,17 +326,10 @@ func (m *Memory) purgeIndexed(sel Selector) int {
 	n := 0
 	var groups [][]*Entry
 	visit := func(s *shard) {
-		var es []*Entry
-		s.collect(sel, func(e *Entry) {
-			// An entry a tag purge left to the reaper is that purge's.
-			if !s.pendingPurge(e) && e.meta.purged.CompareAndSwap(false, true) {
-				es = append(es, e)
-				if !e.IsVaryMarker() {
-					n++
-					m.purged.Add(1)
-				}
-			}
-		})
+		// Every entry seq allows: all that sel matches, less those a tag
+		// purge left to the reaper (they are that purge's).
+		es, k := m.mark(func(fn func(*Entry)) { s.collect(sel, fn) }, math.MaxUint64, s)
+		n += k
 		if len(es) > 0 {
 			groups = append(groups, es)
 		}
